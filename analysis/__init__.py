@@ -1,0 +1,1 @@
+"""fmreview.analysis."""

@@ -1,0 +1,5 @@
+import sys
+
+from fmreview.reports.cli import main
+
+sys.exit(main())
