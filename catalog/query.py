@@ -1,0 +1,265 @@
+"""The catalog as pandas DataFrames, and the filters the CLI and the report use.
+
+>>> from fmreview.catalog import load
+>>> cat = load()
+>>> cat.models_where(modality="CT", task="segmentation")[["id", "name", "year"]]
+
+List-valued fields (modalities, tasks, …) are Python lists in object columns. In ``results``, ``value`` and
+the uncertainty columns are normalised to fractions for proportion metrics; ``value_reported`` and ``unit``
+keep what the source printed.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from . import schema, vocab
+from .store import RawCatalog, read_valid
+
+MODEL_COLUMNS = [
+    "id", "name", "paper", "year", "organisation", "family", "band", "model_group", "architecture", "backbone",
+    "base_model", "parameters", "modalities", "anatomy", "tasks", "paradigm", "pretraining_datasets",
+    "pretraining_images", "pretraining_pairs", "adaptation", "code", "licence", "open_weights", "hf_repo",
+    "weights_format", "gated", "source_url", "source_locator", "file",
+]
+DATASET_COLUMNS = [
+    "id", "name", "modalities", "anatomy", "tasks", "dimensionality", "images", "volumes", "slides", "videos",
+    "patients", "studies", "pairs", "questions", "masks", "classes", "year", "paper", "url", "licence", "access",
+    "source_url", "source_locator", "file",
+]
+PAPER_COLUMNS = ["id", "title", "authors", "year", "venue", "arxiv", "doi", "url", "kind", "file"]
+RESULT_COLUMNS = [
+    "id", "model", "dataset", "subset", "task", "metric", "value", "value_reported", "unit", "split", "setting",
+    "shots", "prompt", "n", "n_positive", "n_negative", "sd", "se", "ci_low", "ci_high", "ci_level", "locator",
+    "source_paper", "source_url", "reported_by", "tolerance", "note", "file",
+]
+
+
+def _first_source(rec) -> tuple[str | None, str | None]:
+    if rec.sources:
+        return rec.sources[0].url, rec.sources[0].locator
+    return None, None
+
+
+def model_row(m: schema.Model, file: str) -> dict[str, Any]:
+    pre = m.pretraining or schema.Pretraining()
+    hf = next((c for c in m.checkpoints if c.hub == "huggingface"), None)
+    first = m.checkpoints[0] if m.checkpoints else None
+    url, loc = _first_source(m)
+    open_weights = m.open_weights if m.open_weights is not None else (bool(m.checkpoints) or None)
+    return {
+        "id": m.id, "name": m.name, "paper": m.paper, "year": m.year, "organisation": m.organisation,
+        "family": m.family, "band": m.band, "model_group": m.model_group, "architecture": m.architecture,
+        "backbone": m.backbone, "base_model": m.base_model, "parameters": m.parameters,
+        "modalities": list(m.modalities), "anatomy": list(m.anatomy), "tasks": list(m.tasks),
+        "paradigm": list(pre.paradigm), "pretraining_datasets": list(pre.datasets),
+        "pretraining_images": pre.images, "pretraining_pairs": pre.pairs, "adaptation": list(m.adaptation),
+        "code": m.code, "licence": m.licence, "open_weights": open_weights,
+        "hf_repo": hf.repo_id if hf else None, "weights_format": first.format if first else None,
+        "gated": first.gated if first else None, "source_url": url, "source_locator": loc, "file": file,
+    }
+
+
+def dataset_row(d: schema.Dataset, file: str) -> dict[str, Any]:
+    size = d.size or schema.DatasetSize()
+    url, loc = _first_source(d)
+    row = {
+        "id": d.id, "name": d.name, "modalities": list(d.modalities), "anatomy": list(d.anatomy),
+        "tasks": list(d.tasks), "dimensionality": d.dimensionality,
+    }
+    row.update({k: getattr(size, k) for k in schema.DatasetSize.model_fields})
+    row.update({
+        "classes": d.classes, "year": d.year, "paper": d.paper, "url": d.url, "licence": d.licence,
+        "access": d.access, "source_url": url, "source_locator": loc, "file": file,
+    })
+    return row
+
+
+def paper_row(p: schema.Paper, file: str) -> dict[str, Any]:
+    return {
+        "id": p.id, "title": p.title, "authors": list(p.authors), "year": p.year, "venue": p.venue,
+        "arxiv": p.arxiv, "doi": p.doi, "url": p.url, "kind": p.kind, "file": file,
+    }
+
+
+def result_rows(rf: schema.ResultFile, file: str) -> Iterable[dict[str, Any]]:
+    src = rf.source
+    for r in rf.results:
+        scale = 100.0 if r.unit == "percent" else 1.0
+        u = r.uncertainty or None
+
+        def norm(x):
+            return None if x is None else x / scale
+
+        yield {
+            "id": r.id, "model": r.model, "dataset": r.dataset, "subset": r.subset, "task": r.task,
+            "metric": r.metric, "value": r.value / scale, "value_reported": r.value, "unit": r.unit,
+            "split": r.split, "setting": r.setting, "shots": r.shots, "prompt": r.prompt, "n": r.n,
+            "n_positive": r.n_positive, "n_negative": r.n_negative,
+            "sd": norm(u.sd) if u else None, "se": norm(u.se) if u else None,
+            "ci_low": norm(u.ci_low) if u else None, "ci_high": norm(u.ci_high) if u else None,
+            "ci_level": (u.ci_level or 0.95) if (u and u.ci_low is not None) else None,
+            "locator": r.locator, "source_paper": src.paper, "source_url": r.url or src.url,
+            "reported_by": src.reported_by, "tolerance": r.tolerance, "note": r.note, "file": file,
+        }
+
+
+def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(rows, columns=columns)
+    for col in ("parameters", "pretraining_images", "pretraining_pairs", "year", "shots", "n", "n_positive",
+                "n_negative", "classes", "images", "volumes", "slides", "videos", "patients", "studies", "pairs",
+                "questions", "masks"):
+        if col in df.columns:
+            df[col] = df[col].astype("Int64")
+    return df
+
+
+class Catalog:
+    """A validated catalog: typed records plus DataFrame views."""
+
+    def __init__(self, raw: RawCatalog):
+        self.raw = raw
+        self.root: Path = raw.root
+
+    # ---- records
+    def record(self, id_: str):
+        for store in (self.raw.models, self.raw.datasets, self.raw.papers):
+            if id_ in store:
+                return store[id_].record
+        for e in self.raw.result_files:
+            for r in e.record.results:
+                if r.id == id_:
+                    return r
+        return None
+
+    # ---- frames
+    @cached_property
+    def papers(self) -> pd.DataFrame:
+        return _frame([paper_row(e.record, e.file) for e in self.raw.papers.values()], PAPER_COLUMNS)
+
+    @cached_property
+    def models(self) -> pd.DataFrame:
+        return _frame([model_row(e.record, e.file) for e in self.raw.models.values()], MODEL_COLUMNS)
+
+    @cached_property
+    def datasets(self) -> pd.DataFrame:
+        return _frame([dataset_row(e.record, e.file) for e in self.raw.datasets.values()], DATASET_COLUMNS)
+
+    @cached_property
+    def results(self) -> pd.DataFrame:
+        rows = [row for e in self.raw.result_files for row in result_rows(e.record, e.file)]
+        return _frame(rows, RESULT_COLUMNS)
+
+    # ---- filters
+    def models_where(self, *, modality=None, task=None, family=None, band=None, model_group=None, since=None,
+                     until=None, open_weights=None, organisation=None, text=None) -> pd.DataFrame:
+        df = self.models
+        mask = _year_mask(df, since, until)
+        mask &= _list_mask(df, "modalities", "modality", modality)
+        mask &= _list_mask(df, "tasks", "task", task)
+        mask &= _word_mask(df, "family", "family", family)
+        mask &= _word_mask(df, "band", "band", band)
+        mask &= _word_mask(df, "model_group", "model_group", model_group)
+        if open_weights is not None:
+            mask &= df["open_weights"].fillna(False).astype(bool) == bool(open_weights)
+        if organisation:
+            mask &= df["organisation"].fillna("").str.contains(organisation, case=False, regex=False)
+        if text:
+            mask &= _text_mask(df, text, ["id", "name", "architecture", "backbone", "organisation"])
+        return df[mask].reset_index(drop=True)
+
+    def datasets_where(self, *, modality=None, task=None, dimensionality=None, access=None, since=None,
+                       until=None, text=None) -> pd.DataFrame:
+        df = self.datasets
+        mask = _year_mask(df, since, until)
+        mask &= _list_mask(df, "modalities", "modality", modality)
+        mask &= _list_mask(df, "tasks", "task", task)
+        mask &= _word_mask(df, "dimensionality", "dimensionality", dimensionality)
+        mask &= _word_mask(df, "access", "access", access)
+        if text:
+            mask &= _text_mask(df, text, ["id", "name"])
+        return df[mask].reset_index(drop=True)
+
+    def papers_where(self, *, kind=None, since=None, until=None, text=None) -> pd.DataFrame:
+        df = self.papers
+        mask = _year_mask(df, since, until)
+        mask &= _word_mask(df, "kind", "paper_kind", kind)
+        if text:
+            mask &= _text_mask(df, text, ["id", "title", "venue"])
+        return df[mask].reset_index(drop=True)
+
+    def results_where(self, *, model=None, dataset=None, metric=None, setting=None, task=None, prompt=None,
+                      source=None, reported_by=None, modality=None) -> pd.DataFrame:
+        df = self.results
+        mask = pd.Series(True, index=df.index)
+        mask &= _in(df, "model", model)
+        mask &= _in(df, "dataset", dataset)
+        mask &= _in(df, "source_paper", source)
+        mask &= _word_mask(df, "metric", "metric", metric)
+        mask &= _word_mask(df, "setting", "setting", setting)
+        mask &= _word_mask(df, "task", "task", task)
+        mask &= _word_mask(df, "prompt", "prompt", prompt)
+        mask &= _word_mask(df, "reported_by", "reported_by", reported_by)
+        if modality:
+            mods = set(vocab.resolve_many("modality", _as_list(modality)))
+            ds = self.datasets.set_index("id")["modalities"]
+            mask &= df["dataset"].map(lambda d: bool(mods & set(ds.get(d, [])))).astype(bool)
+        return df[mask].reset_index(drop=True)
+
+
+def _as_list(v) -> list:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [x for x in (s.strip() for s in v.split(",")) if x]
+    return list(v)
+
+
+def _year_mask(df: pd.DataFrame, since, until) -> pd.Series:
+    mask = pd.Series(True, index=df.index)
+    if since is not None:
+        mask &= df["year"].fillna(-1) >= int(since)
+    if until is not None:
+        mask &= df["year"].fillna(10**6) <= int(until)
+    return mask
+
+
+def _list_mask(df, column, vocabulary, wanted) -> pd.Series:
+    wanted = _as_list(wanted)
+    if not wanted:
+        return pd.Series(True, index=df.index)
+    words = set(vocab.resolve_many(vocabulary, wanted))
+    return df[column].map(lambda xs: bool(words & set(xs))).astype(bool)
+
+
+def _word_mask(df, column, vocabulary, wanted) -> pd.Series:
+    wanted = _as_list(wanted)
+    if not wanted:
+        return pd.Series(True, index=df.index)
+    return df[column].isin(vocab.resolve_many(vocabulary, wanted))
+
+
+def _in(df, column, wanted) -> pd.Series:
+    wanted = _as_list(wanted)
+    if not wanted:
+        return pd.Series(True, index=df.index)
+    return df[column].isin(wanted)
+
+
+def _text_mask(df, text, columns) -> pd.Series:
+    mask = pd.Series(False, index=df.index)
+    for c in columns:
+        mask |= df[c].fillna("").astype(str).str.contains(text, case=False, regex=False)
+    return mask
+
+
+def load(root: Path | str | None = None) -> Catalog:
+    """Read and validate the catalog at ``root`` ($FMREVIEW_CATALOG or the shipped one by default).
+
+    Raises :class:`~fmreview.catalog.errors.CatalogError` listing every problem when it is not clean.
+    """
+    return Catalog(read_valid(root))
