@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import schema, yamlio
+from .cache import ParseCache
 from .errors import CatalogError, Problem
 
 ENV_VAR = "FMREVIEW_CATALOG"
@@ -36,6 +37,7 @@ class Entry:
     record: schema.Strict
     file: str
     line: int | None = None
+    positions: list[int] | None = None  # results: index of each kept result in the file's list
 
 
 @dataclass
@@ -119,7 +121,8 @@ def _validate_result_file(data: dict, path: Path, root: Path, problems: list[Pro
     before = len(problems)
     items = data.get("results")
     if not isinstance(items, list):
-        return _validate(schema.ResultFile, data, path, root, problems)
+        rec = _validate(schema.ResultFile, data, path, root, problems)
+        return rec, list(range(len(rec.results))) if rec else []
     head = {k: v for k, v in data.items() if k != "results"}
     head["results"] = [{}]  # placeholder: checked below, one by one
     name = yamlio.rel(path, root)
@@ -131,13 +134,14 @@ def _validate_result_file(data: dict, path: Path, root: Path, problems: list[Pro
             if loc[:1] == ("results",):
                 continue
             problems.append(Problem(name, yamlio.line_of(path, loc), _loc_text(loc), _message(err)))
-    good = []
+    good, positions = [], []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             problems.append(Problem(name, yamlio.line_of(path, ["results", i]), f"results[{i}]", "expected a mapping of result fields"))
             continue
         try:
             good.append(schema.Result.model_validate(item))
+            positions.append(i)
         except ValidationError as e:
             if isinstance(item.get("id"), str):
                 invalid_ids.add(item["id"])
@@ -152,13 +156,13 @@ def _validate_result_file(data: dict, path: Path, root: Path, problems: list[Pro
             problems.append(Problem(name, yamlio.line_of(path, ["results"]), "results", "no results in the file"))
         # keep the valid results so references are still checked
         if not good:
-            return None
+            return None, []
     src = head.get("source")
     try:
         source = schema.ResultSource.model_validate(src)
     except ValidationError:
-        return None
-    return schema.ResultFile.model_construct(source=source, results=good)
+        return None, []
+    return schema.ResultFile.model_construct(source=source, results=good), positions
 
 
 def read_catalog(root: Path | str | None = None) -> RawCatalog:
@@ -167,6 +171,7 @@ def read_catalog(root: Path | str | None = None) -> RawCatalog:
         raise CatalogError([Problem(str(root), None, "", "catalog directory not found")])
     cat = RawCatalog(root=root)
     problems = cat.problems
+    cache = ParseCache(root)
     seen_ids: dict[str, str] = {}  # id -> file, across all kinds (``fmreview show ID`` must be unambiguous)
 
     def claim(id_: str, where: str, line: int | None, fieldname: str = "id"):
@@ -180,7 +185,7 @@ def read_catalog(root: Path | str | None = None) -> RawCatalog:
         cls = schema.ENTITIES[kind]
         store: dict[str, Entry] = getattr(cat, kind)
         for path in _files(root, kind, problems):
-            data, errs = yamlio.read(path, root)
+            data, errs = cache.read(path, root)
             problems.extend(errs)
             if data is None:
                 continue
@@ -196,21 +201,22 @@ def read_catalog(root: Path | str | None = None) -> RawCatalog:
                 store[rec.id] = Entry(rec, name)
 
     for path in _files(root, "results", problems):
-        data, errs = yamlio.read(path, root)
+        data, errs = cache.read(path, root)
         problems.extend(errs)
         if data is None:
             continue
-        rec = _validate_result_file(data, path, root, problems, cat.invalid_ids)
+        rec, positions = _validate_result_file(data, path, root, problems, cat.invalid_ids)
         if rec is None:
             continue
         name = yamlio.rel(path, root)
-        for i, r in enumerate(rec.results):
+        for i, r in zip(positions, rec.results):
             if r.id in seen_ids:
                 claim(r.id, name, yamlio.line_of(path, ["results", i, "id"]), f"results[{i}].id")
             else:
                 seen_ids[r.id] = name
-        cat.result_files.append(Entry(rec, name))
+        cat.result_files.append(Entry(rec, name, positions=positions))
 
+    cache.save()
     _check_references(cat)
     return cat
 
@@ -246,7 +252,7 @@ def _check_references(cat: RawCatalog) -> None:
     for e in cat.result_files:
         rf = e.record
         dangling(e, ["source", "paper"], "papers", rf.source.paper, cat.papers)
-        for i, r in enumerate(rf.results):
+        for i, r in zip(e.positions or range(len(rf.results)), rf.results):
             dangling(e, ["results", i, "model"], "models", r.model, cat.models)
             dangling(e, ["results", i, "dataset"], "datasets", r.dataset, cat.datasets)
 

@@ -76,6 +76,8 @@ def read(path: Path, root: Path | None = None) -> tuple[Any, list[Problem]]:
         msg = e.problem or str(e)
         if "'\\t'" in msg:
             msg = "tab character: YAML indentation must use spaces"
+        elif e.context and e.context_mark and mark is not e.context_mark and e.context_mark.line + 1 != line:
+            msg += f" ({e.context} at line {e.context_mark.line + 1})"
         return None, [Problem(name, line, "", f"YAML syntax: {msg}")]
     except yaml.YAMLError as e:
         return None, [Problem(name, None, "", f"YAML syntax: {e}")]
