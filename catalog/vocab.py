@@ -144,6 +144,8 @@ PROMPTS = _terms(
     ("text", "Text"),
     ("mask", "Mask"),
     ("box+point", "Box and point"),
+    ("point+text", "Point and text"),
+    ("box+text", "Box and text"),
     ("everything", "Everything / automatic", "auto"),
 )
 
@@ -199,7 +201,9 @@ METRICS = _metrics(
     ("dice", "Dice (DSC)", ("dsc", "dice score"), 0, 1, True, True),
     ("nsd", "Normalised surface Dice", ("normalized surface dice",), 0, 1, True, True),
     ("iou", "IoU (Jaccard)", ("jaccard", "miou"), 0, 1, True, True),
-    ("hd95", "95% Hausdorff distance", ("hd", "hausdorff"), 0, INF, False, False),
+    ("hd95", "95% Hausdorff distance", ("hd 95", "95hd"), 0, INF, False, False),
+    ("hd", "Hausdorff distance", ("hausdorff",), 0, INF, False, False),
+    ("assd", "Average symmetric surface distance", ("asd",), 0, INF, False, False),
     ("auc", "AUROC", ("auroc", "roc auc"), 0, 1, True, True),
     ("auprc", "AUPRC", ("average precision",), 0, 1, True, True),
     ("accuracy", "Accuracy", ("acc",), 0, 1, True, True),
