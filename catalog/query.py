@@ -93,11 +93,12 @@ def result_rows(rf: schema.ResultFile, file: str) -> Iterable[dict[str, Any]]:
         u = r.uncertainty or None
 
         def norm(x):
-            return None if x is None else x / scale
+            # round away binary noise (81.52 / 100 = 0.8151999999999999); sources print <= 4 decimals
+            return None if x is None else round(x / scale, 12)
 
         yield {
             "id": r.id, "model": r.model, "dataset": r.dataset, "subset": r.subset, "task": r.task,
-            "metric": r.metric, "value": r.value / scale, "value_reported": r.value, "unit": r.unit,
+            "metric": r.metric, "value": norm(r.value), "value_reported": r.value, "unit": r.unit,
             "split": r.split, "setting": r.setting, "shots": r.shots, "prompt": r.prompt, "n": r.n,
             "n_positive": r.n_positive, "n_negative": r.n_negative,
             "sd": norm(u.sd) if u else None, "se": norm(u.se) if u else None,
