@@ -1,0 +1,71 @@
+"""Sampling variances for reported performance numbers, which ML papers rarely give directly.
+
+The ladder, applied per row, first rung that applies wins (``vi_source`` says which):
+  1. reported uncertainty: ``sd`` with ``n`` → SD²/n; ``se`` → SE²; a CI → ((high − low)/(2 z))²
+  2. ``binomial`` for proportion-type metrics (accuracy, sensitivity, specificity, …) with n: p(1−p)/n
+  3. ``hanley-mcneil`` for AUC with positives and negatives (Hanley & McNeil 1982)
+  4. ``imputed``: from the median coefficient of variation (SD/mean) of the rows that report an SD, as
+     (CV·value)²/n when n is known; otherwise, when nothing in the set allows a variance, every row gets the
+     sample variance of the values (an equal-weight analysis; its pooled SE is the SE of the mean).
+Imputed rows are flagged so a sensitivity analysis can drop them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .effects import hanley_mcneil
+
+BINOMIAL_METRICS = {"accuracy", "sensitivity", "specificity", "precision", "balanced-accuracy"}
+
+
+def _z(level) -> np.ndarray:
+    return stats.norm.ppf(0.5 + np.asarray(level, dtype=float) / 2)
+
+
+def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
+    """Add ``vi`` and ``vi_source`` to a frame with columns value, metric and (optional) sd, se, ci_low,
+    ci_high, ci_level, n, n_positive, n_negative (all on the value's scale)."""
+    out = df.copy()
+    k = len(out)
+    col = lambda c: pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float) if c in out else np.full(k, np.nan)
+    y, sd, se, lo, hi = col(value), col("sd"), col("se"), col("ci_low"), col("ci_high")
+    level, n, npos, nneg = col("ci_level"), col("n"), col("n_positive"), col("n_negative")
+    metric = out["metric"].astype(str).to_numpy() if "metric" in out else np.array([""] * k)
+    vi = np.full(k, np.nan)
+    src = np.array([""] * k, dtype=object)
+
+    def fill(mask, values, name):
+        m = mask & np.isnan(vi)
+        vi[m] = np.asarray(values)[m] if np.ndim(values) else values
+        src[m] = name
+
+    fill(~np.isnan(sd) & ~np.isnan(n) & (n > 0), sd**2 / np.where(n > 0, n, 1), "sd")
+    fill(~np.isnan(se), se**2, "se")
+    lv = np.where(np.isnan(level), 0.95, level)
+    fill(~np.isnan(lo) & ~np.isnan(hi), ((hi - lo) / (2 * _z(lv))) ** 2, "ci")
+    binom = np.isin(metric, list(BINOMIAL_METRICS)) & ~np.isnan(n) & (n > 0)
+    fill(binom, y * (1 - y) / np.where(n > 0, n, 1), "binomial")
+    auc = (metric == "auc") & ~np.isnan(npos) & ~np.isnan(nneg) & (npos > 0) & (nneg > 0)
+    if auc.any():
+        v = np.full(k, np.nan)
+        v[auc] = hanley_mcneil(np.clip(y[auc], 0, 1), npos[auc], nneg[auc])[1]
+        fill(auc, v, "hanley-mcneil")
+    missing = np.isnan(vi)
+    if missing.any():
+        has_sd = ~np.isnan(sd) & (np.abs(y) > 0)
+        if has_sd.any():
+            cv = float(np.median(sd[has_sd] / np.abs(y[has_sd])))
+            fill(missing & ~np.isnan(n) & (n > 0), (cv * y) ** 2 / np.where(n > 0, n, 1), "imputed")
+        still = np.isnan(vi)
+        if still.any():
+            pool = y[~np.isnan(y)]
+            fallback = float(np.var(pool, ddof=1)) if len(pool) > 1 else np.nan
+            if not (fallback > 0):
+                fallback = float(np.nanmedian(vi)) if (~np.isnan(vi)).any() else np.nan
+            fill(still, fallback, "imputed")
+    vi = np.where(vi <= 0, np.nan, vi)
+    out["vi"], out["vi_source"] = vi, src
+    return out

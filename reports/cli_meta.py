@@ -1,0 +1,213 @@
+"""CLI for the meta-analysis engine: ``fmreview effects`` and ``fmreview meta``."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cli import UserError
+
+EFFECT_COLUMNS = ("ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "xi", "ni", "ri", "mi", "sdi",
+                  "auc", "npos", "nneg")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("effects", help="compute effect sizes yi, vi (metafor's escalc) from a CSV")
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--measure", required=True, help="RR OR RD SMD MD ROM PLO PR PAS PFT ZCOR COR AUC MN")
+    for c in EFFECT_COLUMNS:
+        p.add_argument(f"--{c}", metavar="COL", help=f"column holding {c}")
+    p.add_argument("--add", type=float, default=0.5, help="added to cells of tables with a zero (default 1/2)")
+    p.add_argument("--out", metavar="FILE", help="write CSV here (default: stdout)")
+    p.set_defaults(handler=cmd_effects)
+
+    p = sub.add_parser("meta", help="random-effects meta-analysis of yi, vi from a CSV (or the catalog)")
+    p.add_argument("file", metavar="FILE.csv", nargs="?")
+    p.add_argument("--yi", default="yi", metavar="COL")
+    p.add_argument("--vi", default="vi", metavar="COL")
+    p.add_argument("--label", metavar="COL", help="study labels for plots and tables")
+    p.add_argument("--method", default="REML", help="EE DL HE HS SJ ML REML EB PM (default REML)")
+    p.add_argument("--test", default="z", choices=("z", "knha"))
+    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--format", choices=("json", "table"), default="table")
+    p.add_argument("--bias", action="store_true", help="Egger (both forms), Begg, trim-and-fill")
+    p.add_argument("--leave-one-out", action="store_true")
+    p.add_argument("--cumulative", action="store_true")
+    p.add_argument("--mods", metavar="COL,COL", help="moderators (text columns are dummy-coded)")
+    p.add_argument("--by", metavar="COL", help="subgroup analysis by this column")
+    p.add_argument("--permutations", type=int, metavar="N", help="permutation test of the moderators")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--forest", metavar="PATH", help="write a forest plot (.svg/.png by extension; both without)")
+    p.add_argument("--funnel", metavar="PATH", help="write a funnel plot")
+    # questions asked of the catalog (see fmreview.reports.catalog_meta)
+    p.add_argument("--from-catalog", action="store_true", help="pool results from the catalog instead of FILE")
+    p.add_argument("--catalog", metavar="DIR")
+    p.add_argument("--metric", help="with --from-catalog: e.g. dice, auc")
+    p.add_argument("--setting", help="with --from-catalog: e.g. zero-shot")
+    p.add_argument("--prompt", help="with --from-catalog: e.g. box")
+    p.add_argument("--source", help="with --from-catalog: source paper id")
+    p.add_argument("--compare", nargs=2, metavar=("MODEL_A", "MODEL_B"),
+                   help="with --from-catalog: effect = A − B on each dataset both were evaluated on")
+    p.add_argument("--model", help="with --from-catalog and no --compare: pool one model's results")
+    p.set_defaults(handler=cmd_meta)
+
+
+def _read_csv(path: str) -> pd.DataFrame:
+    if path == "-":
+        return pd.read_csv(sys.stdin)
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{path}: no such file")
+    try:
+        return pd.read_csv(p)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a readable CSV ({e})") from None
+
+
+def _write(text: str, out: str | None) -> None:
+    if out:
+        from fmreview.catalog.yamlio import write_atomic
+
+        write_atomic(Path(out), text)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_effects(args) -> int:
+    from fmreview.analysis.effects import escalc
+
+    df = _read_csv(args.file)
+    cols = {c: getattr(args, c) for c in EFFECT_COLUMNS if getattr(args, c)}
+    out = escalc(args.measure, df, add=args.add, **cols)
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, lineterminator="\n", float_format="%.10g")
+    _write(buf.getvalue(), args.out)
+    return 0
+
+
+def _column(df: pd.DataFrame, name: str, what: str) -> np.ndarray:
+    if name not in df.columns:
+        raise UserError(f"no column {name!r} for {what}; columns are: {', '.join(map(str, df.columns))}")
+    col = pd.to_numeric(df[name], errors="coerce")
+    bad = col.isna() | ~np.isfinite(col.fillna(0))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(f"row {i + 1}, column {name}: expected a finite number, got {df[name].iloc[i]!r}")
+    return col.to_numpy(dtype=float)
+
+
+def meta_json(df: pd.DataFrame, yi: str = "yi", vi: str = "vi", *, method="REML", test="z", level=0.95,
+              bias=False, leave_one_out=False, cumulative=False, mods=None, by=None, permutations=None,
+              seed=None, label=None) -> tuple[dict, object]:
+    """The ``fmreview meta`` result as a JSON-ready dict (keys that do not apply are None), and the fit."""
+    from fmreview.analysis import bias as b
+    from fmreview.analysis import rma, sensitivity
+    from fmreview.analysis.regression import permutest, subgroups
+
+    y, v = _column(df, yi, "--yi"), _column(df, vi, "--vi")
+    labels = df[label].astype(str).tolist() if label else None
+    fit = rma(y, v, method=method, test=test, level=level, labels=labels)
+    out = fit.to_dict()
+    out.update({"bias": None, "leave_one_out": None, "cumulative": None, "moderators": None, "subgroups": None})
+    if bias:
+        e, el, rk = b.regtest(fit), b.regtest(fit, model="lm"), b.ranktest(fit)
+        tf = b.trimfill(fit)
+        out["bias"] = {"egger": {"stat": e.stat, "pval": e.pval}, "egger_lm": {"stat": el.stat, "pval": el.pval},
+                       "begg": {"tau": rk.tau, "pval": rk.pval},
+                       "trimfill": {"k0": tf.k0, "side": tf.side, "estimate": tf.fit.estimate,
+                                    "se": float(tf.fit.se[0]), "tau2": tf.fit.tau2}}
+    if leave_one_out:
+        l1 = sensitivity.leave1out(fit)
+        out["leave_one_out"] = [{"estimate": r.estimate, "tau2": r.tau2, "i2": r.i2} for r in l1.itertuples()]
+    if cumulative:
+        cu = sensitivity.cumul(fit)
+        out["cumulative"] = [{"estimate": r.estimate, "tau2": r.tau2} for r in cu.itertuples()]
+    if mods:
+        names = [m.strip() for m in mods.split(",") if m.strip()]
+        missing = [m for m in names if m not in df.columns]
+        if missing:
+            raise UserError(f"no moderator column {missing[0]!r}; columns are: {', '.join(map(str, df.columns))}")
+        mf = rma(y, v, mods=df[names].reset_index(drop=True), method=method, test=test, level=level)
+        perm = permutest(mf, permutations, seed) if permutations else None
+        out["moderators"] = {"names": mf.coef_names, "coef": mf.beta.tolist(), "se": mf.se.tolist(),
+                             "pval": mf.pval.tolist(), "qm": mf.qm, "qm_pval": mf.qm_pval, "r2": mf.r2,
+                             "tau2": mf.tau2, "permutation_pval": perm}
+    if by:
+        if by not in df.columns:
+            raise UserError(f"no column {by!r} for --by")
+        sg = subgroups(y, v, df[by], method=method, test=test)
+        out["subgroups"] = {"groups": {lev: {"k": f.k, "estimate": f.estimate, "se": float(f.se[0]), "tau2": f.tau2}
+                                       for lev, f in sg.groups.items()},
+                            "qm": sg.qm, "qm_pval": sg.qm_pval}
+    return out, fit
+
+
+def _plot(kind: str, fit, path: str, xlabel: str) -> None:
+    from .meta_plots import forest, funnel
+    from .plotting import save
+
+    fig = forest(fit, xlabel=xlabel) if kind == "forest" else funnel(fit, xlabel=xlabel)
+    p = Path(path)
+    formats = (p.suffix[1:],) if p.suffix in (".svg", ".png", ".pdf") else ("svg", "png")
+    save(fig, p.with_suffix(""), formats=formats)
+
+
+def _table(out: dict, fit) -> str:
+    lines = [fit.summary()]
+    if out["bias"]:
+        bb = out["bias"]
+        lines += ["", f"Egger (mixed-effects, sei): z = {bb['egger']['stat']:.4f}, p = {bb['egger']['pval']:.4g}",
+                  f"Egger (weighted regression): t = {bb['egger_lm']['stat']:.4f}, p = {bb['egger_lm']['pval']:.4g}",
+                  f"Begg rank correlation: tau = {bb['begg']['tau']:.4f}, p = {bb['begg']['pval']:.4g}",
+                  f"Trim-and-fill: {bb['trimfill']['k0']} missing on the {bb['trimfill']['side']}; "
+                  f"adjusted estimate {bb['trimfill']['estimate']:.4f} (SE {bb['trimfill']['se']:.4f})"]
+    if out["moderators"]:
+        m = out["moderators"]
+        lines += ["", f"Moderators: QM = {m['qm']:.4f}, p = {m['qm_pval']:.4g}, R² = {m['r2']}"]
+        for n, c, s, p in zip(m["names"], m["coef"], m["se"], m["pval"]):
+            lines.append(f"  {n:<24} {c:9.4f}  SE {s:.4f}  p {p:.4g}")
+        if m["permutation_pval"] is not None:
+            lines.append(f"  permutation p = {m['permutation_pval']:.4g}")
+    if out["subgroups"]:
+        s = out["subgroups"]
+        lines += ["", f"Subgroups: test for differences QM = {s['qm']:.4f}, p = {s['qm_pval']:.4g}"]
+        for lev, g in s["groups"].items():
+            lines.append(f"  {lev:<24} k = {g['k']:<3} estimate {g['estimate']:.4f} (SE {g['se']:.4f}), tau² {g['tau2']:.4g}")
+    if out["leave_one_out"]:
+        lines += ["", "Leave-one-out estimates: " + ", ".join(f"{r['estimate']:.4f}" for r in out["leave_one_out"])]
+    if out["cumulative"]:
+        lines += ["", "Cumulative estimates: " + ", ".join(f"{r['estimate']:.4f}" for r in out["cumulative"])]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_meta(args) -> int:
+    xlabel = "Effect size"
+    label = args.label
+    if args.from_catalog:
+        from .catalog_meta import catalog_frame
+
+        df, xlabel = catalog_frame(catalog=args.catalog, metric=args.metric, setting=args.setting,
+                                   prompt=args.prompt, source=args.source, compare=args.compare, model=args.model)
+        yi, vi, label = "yi", "vi", "label"
+    else:
+        if not args.file:
+            raise UserError("give FILE.csv with --yi/--vi columns, or --from-catalog")
+        df = _read_csv(args.file)
+        yi, vi = args.yi, args.vi
+    out, fit = meta_json(df, yi, vi, method=args.method, test=args.test, level=args.level, bias=args.bias,
+                         leave_one_out=args.leave_one_out, cumulative=args.cumulative, mods=args.mods, by=args.by,
+                         permutations=args.permutations, seed=args.seed, label=label)
+    if args.forest:
+        _plot("forest", fit, args.forest, xlabel)
+    if args.funnel:
+        _plot("funnel", fit, args.funnel, xlabel)
+    if args.format == "json":
+        print(json.dumps(out, indent=2, default=float))
+    else:
+        sys.stdout.write(_table(out, fit))
+    return 0

@@ -1,0 +1,20 @@
+"""CLI for the review report: ``fmreview report``."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="build the review report (Markdown + self-contained HTML, figures, tables)")
+    p.add_argument("--out", default="report", metavar="DIR", help="output directory (default: report)")
+    p.add_argument("--catalog", metavar="DIR", help="catalog directory (default: $FMREVIEW_CATALOG or the shipped one)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    out = build_report(args.out, catalog=args.catalog, quiet=args.quiet)
+    if not args.quiet:
+        print(f"wrote {out / 'report.html'} and {out / 'report.md'}")
+    return 0

@@ -1,0 +1,46 @@
+"""Matplotlib set-up shared by every figure: headless, deterministic files (fixed SVG hash salt, no dates),
+one readable style, atomic writes of SVG and PNG."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from fmreview.catalog.yamlio import write_bytes_atomic  # noqa: E402
+
+STYLE = {
+    "svg.hashsalt": "fmreview",
+    "svg.fonttype": "path",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+}
+plt.rcParams.update(STYLE)
+
+PALETTE = ["#1b6ca8", "#e07b39", "#3a9b5c", "#c2413a", "#7d5ba6", "#8c6d31", "#d17fb6", "#6b6b6b", "#b5bd35", "#2cb5c0"]
+
+
+def save(fig, path: Path | str, formats=("svg", "png")) -> list[Path]:
+    """Write fig as path.svg and path.png (deterministically, atomically); returns the paths written."""
+    path = Path(path)
+    out = []
+    for fmt in formats:
+        buf = io.BytesIO()
+        meta = {"Date": None} if fmt == "svg" else {"Software": None}
+        with plt.rc_context(STYLE):
+            fig.savefig(buf, format=fmt, metadata=meta)
+        target = path.with_suffix("." + fmt)
+        write_bytes_atomic(target, buf.getvalue())
+        out.append(target)
+    plt.close(fig)
+    return out
