@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from fmreview.analysis.variance import derive_variances
@@ -62,6 +63,10 @@ def _pairs(results: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         "vi_source": worse,
         "value_a": ra.value.to_numpy(), "value_b": rb.value.to_numpy(),
     })
+    if len(out) >= 2 and (out.vi_source == "imputed").all():
+        # no source gives any variance: an equal-weight (paired) analysis of the differences, whose pooled SE
+        # is the SE of the mean difference
+        out["vi"] = float(np.var(out.yi, ddof=1)) or float("nan")
     return out.sort_values("label").reset_index(drop=True)
 
 

@@ -371,6 +371,11 @@ def _markdown(rep: Report) -> str:
 
 
 _JS = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-images-loaded', ok + '/' + imgs.length);
+});
 document.querySelectorAll('table.sortable th').forEach(function (th, i) {
   th.addEventListener('click', function () {
     var table = th.closest('table'), body = table.tBodies[0];

@@ -1,0 +1,100 @@
+"""The review report: numbers behind the figures, determinism, and a real headless browser."""
+
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+
+import pandas as pd
+import pytest
+
+from fmreview.reports.cli import main
+
+from conftest import write_catalog
+
+
+def _comparison_results():
+    """SAM vs MedSAM on 6 datasets (one protocol) and the datasets they need."""
+    lines = ["source:", "  paper: sam-2023", "  url: https://arxiv.org/abs/2304.02643", "results:"]
+    extra = {}
+    for i, (a, b) in enumerate([(80, 70), (82, 75), (78, 70), (90, 80), (85, 79), (88, 77)]):
+        ds = f"ds{i}"
+        extra[f"datasets/{ds}.yaml"] = f"""
+            id: {ds}
+            name: Dataset {i}
+            modalities: [{'ct' if i % 2 else 'mri'}]
+            tasks: [segmentation]
+            sources:
+            - url: https://example.org/{ds}
+              locator: Table 1
+        """
+        for model, v in (("medsam", a), ("sam", b)):
+            lines += [f"- id: cmp-{model}-{ds}", f"  model: {model}", f"  dataset: {ds}", "  task: segmentation",
+                      "  metric: dice", f"  value: {v}", "  unit: percent", "  setting: zero-shot", "  prompt: box",
+                      "  n: 50", "  uncertainty: {sd: 10}", "  locator: Table 2"]
+    extra["results/cmp.yaml"] = "\n".join(lines) + "\n"
+    return extra
+
+
+@pytest.fixture
+def report_catalog(tmp_path):
+    return write_catalog(tmp_path / "catalog", extra={k: textwrap.dedent(v) for k, v in _comparison_results().items()})
+
+
+def build(catalog, out):
+    assert main(["report", "--catalog", str(catalog), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_report_numbers(report_catalog, tmp_path):
+    out = build(report_catalog, tmp_path / "r")
+    fam = pd.read_csv(out / "tables" / "models_per_year_by_family.csv")
+    assert fam.to_dict("list") == {"year": [2021, 2022, 2023, 2024], "vision-only": [0, 0, 1, 1],
+                                   "vision-language": [1, 0, 0, 0]}
+    sets = pd.read_csv(out / "tables" / "comparison_sets.csv")
+    assert len(sets) == 1 and sets.loc[0, ["model_a", "model_b", "k"]].tolist() == ["medsam", "sam", 6]
+    data = pd.read_csv(out / "tables" / "set1_data.csv")
+    # difference of fractions; variance = sd^2/n for each model, summed: 2 * 0.1^2 / 50
+    assert data.yi.round(6).tolist() == [0.1, 0.07, 0.08, 0.1, 0.06, 0.11]
+    assert (data.vi.round(8) == 0.0004).all() and set(data.vi_source) == {"sd"}
+    pooled = pd.read_csv(out / "tables" / "pooled.csv")
+    assert pooled.loc[0, "estimate"] == pytest.approx(data.yi.mean())  # equal variances: the plain mean
+    prisma = (out / "tables" / "prisma.csv").read_text()
+    assert "new_studies,node15,box11,Included,Studies included in review,,,3" in prisma
+    for name in ("models_per_year_by_family", "modality_task_map", "forest_set1", "funnel_set1", "prisma"):
+        assert (out / "figures" / f"{name}.svg").stat().st_size > 1000
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+    md = (out / "report.md").read_text()
+    assert "## Pooled performance" in md and "figures/forest_set1.svg" in md
+
+
+def test_same_catalog_gives_byte_identical_files(report_catalog, tmp_path):
+    a, b = build(report_catalog, tmp_path / "a"), build(report_catalog, tmp_path / "b")
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert len(files) > 20
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for f in files:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_report_renders_in_headless_chromium(report_catalog, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI (.ci/run installs it)")
+        pytest.skip("Debian's chromium is not installed here")
+    out = build(report_catalog, tmp_path / "r")
+    html = out / "report.html"
+    proc = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0",
+         "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", html.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    m = re.search(r'data-images-loaded="(\d+)/(\d+)"', proc.stdout)
+    assert m, "the page's load handler did not run"
+    loaded, total = map(int, m.groups())
+    assert total >= 10 and loaded == total
+    console = [l for l in proc.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
+    assert console == []
