@@ -31,6 +31,8 @@ class RegTest:
 
 def regtest(fit: RMA, model: str = "rma") -> RegTest:
     sei = np.sqrt(fit.vi)
+    if np.ptp(sei) == 0:
+        raise InputError("Egger's test needs studies with different standard errors (all are equal here)")
     if model == "rma":
         r = rma(fit.yi, fit.vi, mods=sei, method=fit.method, test=fit.test)
         df = r.df if fit.test == "knha" else None
@@ -49,6 +51,8 @@ class RankTest:
 
 
 def ranktest(fit: RMA) -> RankTest:
+    if np.ptp(fit.vi) == 0:
+        raise InputError("the rank correlation test needs studies with different variances (all are equal here)")
     ee = rma(fit.yi, fit.vi, method="EE")
     theta, vb = ee.estimate, float(ee.vb[0, 0])
     z = (fit.yi - theta) / np.sqrt(fit.vi - vb)
@@ -76,6 +80,8 @@ def trimfill(fit: RMA, estimator: str = "L0", side: str | None = None, maxiter: 
     if estimator not in ("L0", "R0"):
         raise InputError(f"estimator must be L0 or R0, got {estimator!r}")
     yi, vi = fit.yi.copy(), fit.vi.copy()
+    if side is None and np.ptp(vi) == 0:
+        raise InputError("trim-and-fill cannot choose a side when all studies have the same variance")
     if side is None:
         slope = rma(yi, vi, mods=np.sqrt(vi), method=fit.method).beta[1]
         side = "right" if slope < 0 else "left"

@@ -115,12 +115,26 @@ def meta_json(df: pd.DataFrame, yi: str = "yi", vi: str = "vi", *, method="REML"
     out = fit.to_dict()
     out.update({"bias": None, "leave_one_out": None, "cumulative": None, "moderators": None, "subgroups": None})
     if bias:
-        e, el, rk = b.regtest(fit), b.regtest(fit, model="lm"), b.ranktest(fit)
-        tf = b.trimfill(fit)
-        out["bias"] = {"egger": {"stat": e.stat, "pval": e.pval}, "egger_lm": {"stat": el.stat, "pval": el.pval},
-                       "begg": {"tau": rk.tau, "pval": rk.pval},
-                       "trimfill": {"k0": tf.k0, "side": tf.side, "estimate": tf.fit.estimate,
-                                    "se": float(tf.fit.se[0]), "tau2": tf.fit.tau2}}
+        from fmreview.analysis.errors import AnalysisError
+
+        def attempt(fn):  # a test that cannot run on these data is null, with the reason in `notes`
+            try:
+                return fn(), None
+            except AnalysisError as exc:
+                return None, str(exc)
+
+        (e, n1), (el, n2), (rk, n3), (tf, n4) = (attempt(lambda: b.regtest(fit)),
+                                                 attempt(lambda: b.regtest(fit, model="lm")),
+                                                 attempt(lambda: b.ranktest(fit)), attempt(lambda: b.trimfill(fit)))
+        out["bias"] = {
+            "egger": {"stat": e.stat, "pval": e.pval} if e else {"stat": None, "pval": None},
+            "egger_lm": {"stat": el.stat, "pval": el.pval} if el else {"stat": None, "pval": None},
+            "begg": {"tau": rk.tau, "pval": rk.pval} if rk else {"tau": None, "pval": None},
+            "trimfill": ({"k0": tf.k0, "side": tf.side, "estimate": tf.fit.estimate, "se": float(tf.fit.se[0]),
+                          "tau2": tf.fit.tau2} if tf else
+                         {"k0": None, "side": None, "estimate": None, "se": None, "tau2": None}),
+            "notes": sorted({n for n in (n1, n2, n3, n4) if n}),
+        }
     if leave_one_out:
         l1 = sensitivity.leave1out(fit)
         out["leave_one_out"] = [{"estimate": r.estimate, "tau2": r.tau2, "i2": r.i2} for r in l1.itertuples()]
@@ -161,11 +175,17 @@ def _table(out: dict, fit) -> str:
     lines = [fit.summary()]
     if out["bias"]:
         bb = out["bias"]
-        lines += ["", f"Egger (mixed-effects, sei): z = {bb['egger']['stat']:.4f}, p = {bb['egger']['pval']:.4g}",
-                  f"Egger (weighted regression): t = {bb['egger_lm']['stat']:.4f}, p = {bb['egger_lm']['pval']:.4g}",
-                  f"Begg rank correlation: tau = {bb['begg']['tau']:.4f}, p = {bb['begg']['pval']:.4g}",
-                  f"Trim-and-fill: {bb['trimfill']['k0']} missing on the {bb['trimfill']['side']}; "
-                  f"adjusted estimate {bb['trimfill']['estimate']:.4f} (SE {bb['trimfill']['se']:.4f})"]
+        lines.append("")
+        if bb["egger"]["stat"] is not None:
+            lines.append(f"Egger (mixed-effects, sei): z = {bb['egger']['stat']:.4f}, p = {bb['egger']['pval']:.4g}")
+        if bb["egger_lm"]["stat"] is not None:
+            lines.append(f"Egger (weighted regression): t = {bb['egger_lm']['stat']:.4f}, p = {bb['egger_lm']['pval']:.4g}")
+        if bb["begg"]["tau"] is not None:
+            lines.append(f"Begg rank correlation: tau = {bb['begg']['tau']:.4f}, p = {bb['begg']['pval']:.4g}")
+        if bb["trimfill"]["k0"] is not None:
+            lines.append(f"Trim-and-fill: {bb['trimfill']['k0']} missing on the {bb['trimfill']['side']}; "
+                         f"adjusted estimate {bb['trimfill']['estimate']:.4f} (SE {bb['trimfill']['se']:.4f})")
+        lines += [f"Not computed: {n}" for n in bb["notes"]]
     if out["moderators"]:
         m = out["moderators"]
         lines += ["", f"Moderators: QM = {m['qm']:.4f}, p = {m['qm_pval']:.4g}, R² = {m['r2']}"]

@@ -39,7 +39,7 @@ def test_meta_json_with_everything(capsys, tmp_path):
                        "--forest", tmp_path / "f.svg", "--funnel", tmp_path / "fun")
     doc = json.loads(out)
     assert code == 0
-    assert set(doc["bias"]) == {"egger", "egger_lm", "begg", "trimfill"}
+    assert set(doc["bias"]) == {"egger", "egger_lm", "begg", "trimfill", "notes"} and doc["bias"]["notes"] == []
     assert doc["bias"]["trimfill"]["side"] in ("left", "right")
     assert len(doc["leave_one_out"]) == 13 and len(doc["cumulative"]) == 13
     mods = doc["moderators"]
