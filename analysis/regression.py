@@ -51,13 +51,62 @@ def permutest(fit: RMA, iterations: int = 1000, seed: int | None = None) -> floa
     X = fit.X
     perms = np.argsort(rng.random((iterations, k)), axis=1)
     count = 0
-    if fit.method in ("EE", "FE", "DL", "HS", "HE", "SJ") and fit.test == "z":
+    if fit.method in ("ML", "REML"):
+        count = int(np.sum(_batched_qm(fit, perms) >= fit.qm - 1e-12))
+    elif fit.method in ("EE", "FE", "DL", "HS", "HE", "SJ") and fit.test == "z":
         count = _vectorised_qm(fit, perms)
     else:
         for idx in perms:
             r = rma(fit.yi, fit.vi, mods=X[idx][:, 1:], method=fit.method, test=fit.test)
             count += r.qm >= fit.qm - 1e-12
     return (count + 1) / (iterations + 1)
+
+
+def _batched_qm(fit: RMA, perms: np.ndarray, tol: float = 1e-10, maxiter: int = 200) -> np.ndarray:
+    """QM for every permutation at once: (RE)ML τ² by Fisher scoring batched over permutations, started at
+    the fitted model's τ² (metafor's permutest refits each permutation the same way, one at a time)."""
+    y, v = fit.yi, fit.vi
+    Xs = fit.X[perms]  # (B, k, p)
+    B = len(perms)
+    tau2 = np.full(B, fit.tau2)
+    ml = fit.method == "ML"
+
+    def parts(t2, idx):
+        X = Xs[idx]
+        w = 1.0 / (v[None, :] + t2[:, None])
+        XtW = np.transpose(X, (0, 2, 1)) * w[:, None, :]
+        A = np.linalg.inv(XtW @ X)
+        b = np.einsum("bpq,bq->bp", A, XtW @ y)
+        e = y[None, :] - np.einsum("bkp,bp->bk", X, b)
+        return w, XtW, A, b, e, X
+
+    active = np.arange(B)
+    for _ in range(maxiter):
+        t2 = tau2[active]
+        w, XtW, A, b, e, X = parts(t2, active)
+        ypp = np.sum((w * e) ** 2, axis=1)
+        N = A @ (XtW * w[:, None, :]) @ X           # A X'W²X
+        trP = w.sum(axis=1) - np.trace(N, axis1=1, axis2=2)
+        M3 = A @ (XtW * (w**2)[:, None, :]) @ X     # A X'W³X
+        trPP = (w**2).sum(axis=1) - 2 * np.trace(M3, axis1=1, axis2=2) + np.einsum("bij,bji->b", N, N)
+        adj = (ypp - w.sum(axis=1)) / (w**2).sum(axis=1) if ml else (ypp - trP) / trPP
+        at_zero = (t2 <= 0) & (adj < 0)  # the maximum is on the boundary
+        adj = np.where(at_zero, 0.0, adj)
+        while np.any(t2 + adj < 0):
+            adj = np.where(t2 + adj < 0, adj / 2, adj)
+        tau2[active] = t2 + adj
+        moving = np.abs(adj) > tol * (1 + t2)
+        active = active[moving]
+        if active.size == 0:
+            break
+    w, XtW, A, b, e, _ = parts(tau2, np.arange(B))
+    vb = A
+    if fit.test == "knha":
+        s2 = np.sum(w * e * e, axis=1) / (fit.k - fit.p)
+        vb = A * s2[:, None, None]
+    bb, vv = b[:, 1:], vb[:, 1:, 1:]
+    qm = np.einsum("bp,bp->b", bb, np.linalg.solve(vv, bb[..., None])[..., 0])
+    return qm / bb.shape[1] if fit.test == "knha" else qm
 
 
 def _vectorised_qm(fit: RMA, perms: np.ndarray) -> int:

@@ -121,7 +121,31 @@ def loglik(y, v, X, tau2: float, method: str) -> float:
     return -0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * float(np.sum(np.log(v + tau2))) - 0.5 * logdet - 0.5 * rss
 
 
-def _maximise_likelihood(y, v, X, method, score, scale) -> float:
+def _is_intercept(X) -> bool:
+    return X.shape[1] == 1 and bool(np.all(X[:, 0] == 1.0))
+
+
+def _intercept_score(y, v, method):
+    """(scalar, vectorised) (RE)ML score for the intercept-only model: y'PPy − Σw (ML) or − tr(P) (REML)."""
+
+    def grid_score(t):
+        w = 1.0 / (v[None, :] + np.asarray(t, dtype=float)[:, None])
+        sw = w.sum(axis=1)
+        mu = (w @ y) / sw
+        ypp = np.sum((w * (y[None, :] - mu[:, None])) ** 2, axis=1)
+        return ypp - (sw if method == "ML" else sw - np.sum(w * w, axis=1) / sw)
+
+    def score(t):
+        w = 1.0 / (v + t)
+        sw = w.sum()
+        e = y - (w @ y) / sw
+        we = w * e
+        return float(we @ we - (sw if method == "ML" else sw - (w @ w) / sw))
+
+    return score, grid_score
+
+
+def _maximise_likelihood(y, v, X, method, score, scale, grid_score=None) -> float:
     """The τ² ≥ 0 maximising the (RE)ML likelihood.
 
     The score can have several roots (the likelihood is not always unimodal), so every +→− sign change on a
@@ -129,7 +153,7 @@ def _maximise_likelihood(y, v, X, method, score, scale) -> float:
     τ² = 0 included (metafor reaches the same answer by Fisher scoring from the HE estimate plus a check
     against τ² = 0)."""
     grid = np.concatenate([[0.0], scale * 4.0 ** np.arange(-12, 7)])
-    vals = np.array([score(t) for t in grid])
+    vals = grid_score(grid) if grid_score is not None else np.array([score(t) for t in grid])
     while vals[-1] > 0:  # extend until the score turns negative
         grid = np.append(grid, grid[-1] * 4)
         vals = np.append(vals, score(grid[-1]))
@@ -148,6 +172,8 @@ def _maximise_likelihood(y, v, X, method, score, scale) -> float:
             candidates.append(float(root))
     if not candidates:
         raise ConvergenceError(f"{method}: no maximum of the likelihood found for τ² in [0, {grid[-1]:.3g}]")
+    if len(candidates) == 1:
+        return candidates[0]
     return max(candidates, key=lambda t: loglik(y, v, X, t, method))
 
 
@@ -183,13 +209,18 @@ def estimate_tau2(y, v, X, method: str) -> tuple[float, float, dict]:
             return tau2, float(se), extra
         scale = max(he, float(np.var(y)), 1e-8)
 
-        def score(tau2):
-            w = 1.0 / (v + tau2)
-            _, _, e = _wls(y, X, w)
-            ypp = float(np.sum((w * e) ** 2))
-            return ypp - (w.sum() if m == "ML" else _Traces(X, w).trP())
+        if _is_intercept(X):
+            score, grid_score = _intercept_score(y, v, m)
+        else:
+            grid_score = None
 
-        tau2 = _maximise_likelihood(y, v, X, m, score, scale)
+            def score(tau2):
+                w = 1.0 / (v + tau2)
+                _, _, e = _wls(y, X, w)
+                ypp = float(np.sum((w * e) ** 2))
+                return ypp - (w.sum() if m == "ML" else _Traces(X, w).trP())
+
+        tau2 = _maximise_likelihood(y, v, X, m, score, scale, grid_score)
         w = 1.0 / (v + tau2)
         se = np.sqrt(2 / (w**2).sum()) if m == "ML" else np.sqrt(2 / _Traces(X, w).trPP())
         return tau2, float(se), extra

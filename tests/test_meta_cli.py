@@ -105,3 +105,30 @@ def test_invariants(data, rnd, method):
     assert rma(2 * y, 4 * v, method=method).estimate == pytest.approx(2 * fit.estimate, rel=1e-7, abs=1e-9)
     ee = rma(y, v, method="EE")
     assert ee.estimate == pytest.approx(np.sum(y / v) / np.sum(1 / v), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("method, test", [("REML", "z"), ("REML", "knha"), ("ML", "z"), ("DL", "z")])
+def test_batched_permutation_test_equals_refitting_each_permutation(method, test):
+    from fmreview.analysis.regression import _batched_qm, _vectorised_qm, permutest
+
+    rng = np.random.default_rng(3)
+    yi, vi, x = rng.normal(0.3, 0.3, 30), rng.uniform(0.01, 0.2, 30), rng.normal(size=30)
+    fit = rma(yi, vi, mods=x, method=method, test=test)
+    perms = np.argsort(rng.random((25, 30)), axis=1)
+    loop = np.array([rma(yi, vi, mods=fit.X[i][:, 1:], method=method, test=test).qm for i in perms])
+    if method in ("REML", "ML"):
+        np.testing.assert_allclose(_batched_qm(fit, perms), loop, rtol=1e-6, atol=1e-8)
+    else:
+        assert _vectorised_qm(fit, perms) == int(np.sum(loop >= fit.qm - 1e-12))
+    p1, p2 = permutest(fit, 200, seed=7), permutest(fit, 200, seed=7)
+    assert p1 == p2 and 1 / 201 <= p1 <= 1
+
+
+def test_bubble_plot_renders(tmp_path):
+    from fmreview.reports.meta_plots import bubble
+    from fmreview.reports.plotting import save
+
+    d = pd.read_csv(BCG)
+    fit = rma(d.yi, d.vi, mods=d[["ablat"]])
+    paths = save(bubble(fit, xlabel="Absolute latitude", ylabel="Log risk ratio"), tmp_path / "bubble")
+    assert [p.suffix for p in paths] == [".svg", ".png"] and all(p.stat().st_size > 1000 for p in paths)
