@@ -1,0 +1,115 @@
+"""Download checkpoints with huggingface_hub: pinned revision, the standard HF cache, offline mode
+(HF_HUB_OFFLINE), tokens for gated repos, retries, and sha256 verification of every file whose hash the
+catalog pins (a mismatch removes the file from the cache and fails). ``local-dir:PATH`` uses files the user
+already has."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DownloadError(Exception):
+    """A checkpoint could not be obtained; the message says what to do."""
+
+
+@dataclass
+class Fetched:
+    path: Path            # directory holding the files
+    revision: str | None  # commit the files came from
+    sha256: dict[str, str]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def _discard(path: str) -> None:
+    """Remove a cached file: the snapshot link and the blob it points to."""
+    p = Path(path)
+    target = p.resolve() if p.is_symlink() else None
+    for q in (p, target):
+        try:
+            if q is not None:
+                q.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = None, cache_dir=None,
+          retries: int = 3, local: str | None = None) -> Fetched:
+    """Bring a catalog checkpoint's files into the HF cache (or take them from ``local-dir:PATH``)."""
+    pinned = {f.path: f.sha256 for f in checkpoint.files if f.sha256}
+    names = files or [f.path for f in checkpoint.files]
+    if local:
+        if not local.startswith("local-dir:"):
+            raise DownloadError(f"unknown checkpoint location {local!r}; expected local-dir:PATH")
+        root = Path(local[len("local-dir:"):]).expanduser()
+        if not root.is_dir():
+            raise DownloadError(f"{root}: no such directory")
+        if not names:  # the catalog lists no files: take the folder as it is
+            names = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        sums = {}
+        for name in names:
+            p = root / name
+            if not p.exists():
+                raise DownloadError(f"{p}: the checkpoint file {name!r} is missing")
+            sums[name] = _check(p, name, pinned.get(name), discard=False)
+        return Fetched(root, None, sums)
+    if checkpoint.hub != "huggingface" or not checkpoint.repo_id:
+        raise DownloadError(f"weights hosted on {checkpoint.hub} cannot be downloaded by the zoo; download them "
+                            "yourself and pass --checkpoint local-dir:PATH")
+    if not names:
+        raise DownloadError(f"the catalog lists no files for {checkpoint.repo_id}; add them (with sha256) to the entry")
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
+
+    repo, rev = checkpoint.repo_id, checkpoint.revision
+    endpoint = os.environ.get("HF_ENDPOINT") or None
+    token = token or os.environ.get("HF_TOKEN") or None
+    sums, folder, commit = {}, None, rev
+    for name in names:
+        for attempt in range(1, retries + 1):
+            try:
+                path = hf_hub_download(repo, name, revision=rev, cache_dir=cache_dir, token=token, endpoint=endpoint)
+                break
+            except GatedRepoError:
+                raise DownloadError(f"{repo} is gated: request access at https://huggingface.co/{repo} and log in "
+                                    "(huggingface-cli login) or set HF_TOKEN") from None
+            except RepositoryNotFoundError:
+                raise DownloadError(f"{repo}: no such repository on the hub (or it is private: set HF_TOKEN)") from None
+            except RevisionNotFoundError:
+                raise DownloadError(f"{repo}: revision {rev!r} not found") from None
+            except LocalEntryNotFoundError:
+                raise DownloadError(f"{repo}/{name} is not in the local cache and the hub cannot be reached "
+                                    "(HF_HUB_OFFLINE is set or there is no network)") from None
+            except EntryNotFoundError:
+                raise DownloadError(f"{repo}@{rev or 'main'}: no file {name!r}") from None
+            except Exception as e:  # transport errors (HfHubHTTPError, httpx protocol errors, OSError): retry
+                if attempt == retries:
+                    raise DownloadError(f"{repo}/{name}: download failed after {retries} attempts ({e})") from None
+                time.sleep(0.2 * 2 ** attempt)
+        sums[name] = _check(Path(path), name, pinned.get(name), discard=True)
+        folder = Path(path).parent if "/" not in name else Path(path).parents[name.count("/")]
+        commit = Path(path).parent.name if "snapshots" in str(path) else commit
+    return Fetched(folder, commit, sums)
+
+
+def _check(path: Path, name: str, expected: str | None, *, discard: bool) -> str:
+    got = sha256_file(path)
+    if expected and got != expected:
+        if discard:
+            _discard(str(path))
+        raise DownloadError(f"{name}: sha256 {got} does not match the catalog's {expected}"
+                            + ("; the file was removed from the cache" if discard else ""))
+    return got

@@ -1,0 +1,107 @@
+"""Evaluation recipes. Each returns per-case arrays so metrics and their bootstrap CIs are computed the same way.
+
+- ``linear-probe``: frozen features → multinomial logistic regression (L2, LBFGS, torch) fit on the train split,
+  balanced accuracy / accuracy / AUC on the test split.
+- ``knn``: frozen, L2-normalised features; cosine k-NN (k = 20, similarity-weighted votes, as DINO's protocol).
+- ``zero-shot-classification``: CLIP-style image/text embeddings, class prompts from the catalog's result note
+  or the user; softmax over classes.
+- ``promptable-segmentation``: a SAM-style model prompted with the ground-truth mask's bounding box; Dice, NSD.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .device import autocast, batched
+
+
+def preprocess(images: np.ndarray, size: int, mean, std):
+    """uint8/float N×H×W×C → float tensor N×3×size×size, resized bilinearly and normalised."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.as_tensor(images, dtype=torch.float32)
+    if x.max() > 1.5:
+        x = x / 255.0
+    x = x.permute(0, 3, 1, 2)
+    if x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return (x - m) / s
+
+
+def image_size(model, default: int = 224) -> int:
+    cfg = getattr(model, "config", None)
+    vc = getattr(cfg, "vision_config", cfg)
+    return int(getattr(vc, "image_size", default) or default)
+
+
+def features(model, images: np.ndarray, *, batch_size: int, device: str, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+             size: int | None = None, log=None) -> np.ndarray:
+    """Frozen image embeddings: pooled output where the model has one, else the mean of the last hidden state."""
+    import torch
+
+    size = size or image_size(model)
+    model = model.to(device)
+
+    def run(chunk):
+        x = preprocess(chunk, size, mean, std)
+        if device == "cuda":
+            x = x.pin_memory().to(device, non_blocking=True)
+        with torch.inference_mode(), autocast(device):
+            if hasattr(model, "get_image_features"):
+                f = model.get_image_features(pixel_values=x)
+                f = getattr(f, "pooler_output", f)
+            else:
+                out = model(pixel_values=x)
+                f = getattr(out, "pooler_output", None)
+                if f is None:
+                    f = out.last_hidden_state.mean(dim=1)
+        return f.float().cpu().numpy()
+
+    parts, _ = batched(run, images, batch_size, device, log)
+    return np.concatenate(parts)
+
+
+def linear_probe(train_x, train_y, test_x, *, l2: float = 1e-3, iters: int = 200, seed: int = 0):
+    """Class probabilities on test_x from an L2-regularised multinomial logistic regression."""
+    import torch
+
+    torch.manual_seed(seed)
+    mu, sd = train_x.mean(0), train_x.std(0) + 1e-6
+    xt = torch.as_tensor((train_x - mu) / sd, dtype=torch.float64)
+    xe = torch.as_tensor((test_x - mu) / sd, dtype=torch.float64)
+    classes = np.unique(train_y)
+    yt = torch.as_tensor(np.searchsorted(classes, train_y))
+    w = torch.zeros(xt.shape[1], len(classes), dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(len(classes), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=iters, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(xt @ w + b, yt) + l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        p = torch.softmax(xe @ w + b, dim=1).numpy()
+    return classes, p
+
+
+def knn(train_x, train_y, test_x, k: int = 20, temperature: float = 0.07):
+    """Cosine k-NN with exp(sim/T)-weighted votes; returns (classes, scores)."""
+    a = train_x / np.linalg.norm(train_x, axis=1, keepdims=True)
+    b = test_x / np.linalg.norm(test_x, axis=1, keepdims=True)
+    sim = b @ a.T
+    k = min(k, len(a))
+    idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    classes = np.unique(train_y)
+    scores = np.zeros((len(b), len(classes)))
+    pos = np.searchsorted(classes, train_y)
+    for j in range(k):
+        s = np.exp(sim[np.arange(len(b)), idx[:, j]] / temperature)
+        np.add.at(scores, (np.arange(len(b)), pos[idx[:, j]]), s)
+    return classes, scores / scores.sum(1, keepdims=True)

@@ -1,0 +1,87 @@
+"""Zoo entries: every catalog model with a public checkpoint, and the catalog results it can re-run.
+
+An entry carries what torchvision's weights API carries: where the weights live (hub, repo id, pinned
+revision, files with sha256), their format, licence and gating, the preprocessing the encoder expects, and the
+reported numbers it can be checked against through a recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+RECIPES = ("linear-probe", "knn", "zero-shot-classification", "promptable-segmentation")
+
+
+def recipe_for(result, family: str) -> str | None:
+    """Which recipe re-runs a reported result (None if no recipe fits)."""
+    if result.setting == "linear-probe" and result.task == "classification":
+        return "linear-probe"
+    if result.setting == "knn" and result.task == "classification":
+        return "knn"
+    if result.setting == "zero-shot" and result.task == "classification" and family == "vision-language":
+        return "zero-shot-classification"
+    if result.task == "segmentation" and result.prompt == "box" and result.metric in ("dice", "nsd"):
+        return "promptable-segmentation"
+    return None
+
+
+@dataclass
+class ZooEntry:
+    model: str
+    name: str
+    checkpoint: object  # fmreview.catalog.schema.Checkpoint
+    family: str
+    results: list[tuple[str, str]] = field(default_factory=list)  # (result id, recipe)
+
+    @property
+    def repo_id(self) -> str | None:
+        return self.checkpoint.repo_id
+
+    def row(self) -> dict:
+        c = self.checkpoint
+        pre = c.preprocessing
+        return {
+            "model": self.model, "name": self.name, "hub": c.hub, "repo_id": c.repo_id, "revision": c.revision,
+            "format": c.format, "gated": c.gated, "licence": c.licence,
+            "files": [f.path for f in c.files], "sha256_pinned": all(f.sha256 for f in c.files) and bool(c.files),
+            "image_size": pre.image_size if pre else None,
+            "recipes": sorted({r for _, r in self.results}), "results": [rid for rid, _ in self.results],
+        }
+
+
+def registry(cat, *, hub: str | None = "huggingface") -> list[ZooEntry]:
+    """Zoo entries for a loaded catalog (one per model checkpoint on ``hub``; None = any host)."""
+    raw = cat.raw
+    by_model: dict[str, list] = {}
+    for e in raw.result_files:
+        for r in e.record.results:
+            by_model.setdefault(r.model, []).append(r)
+    out = []
+    for mid in sorted(raw.models):
+        m = raw.models[mid].record
+        for c in m.checkpoints:
+            if hub and c.hub != hub:
+                continue
+            rs = [(r.id, recipe_for(r, m.family)) for r in by_model.get(mid, [])]
+            out.append(ZooEntry(mid, m.name, c, m.family, [(i, rc) for i, rc in rs if rc]))
+    return out
+
+
+def registry_frame(cat, hub: str | None = "huggingface") -> pd.DataFrame:
+    rows = [e.row() for e in registry(cat, hub=hub)]
+    cols = ["model", "name", "hub", "repo_id", "revision", "format", "gated", "licence", "files", "sha256_pinned",
+            "image_size", "recipes", "results"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def entry(cat, model: str, hub: str | None = "huggingface") -> ZooEntry:
+    for e in registry(cat, hub=hub):
+        if e.model == model:
+            return e
+    if model in cat.raw.models:
+        hosts = sorted({c.hub for c in cat.raw.models[model].record.checkpoints}) or ["none listed"]
+        raise LookupError(f"model {model!r} has no checkpoint the zoo can download (hosts: {', '.join(hosts)}); "
+                          "use --checkpoint local-dir:PATH for weights you already have")
+    raise LookupError(f"no model {model!r} in the catalog")

@@ -1,0 +1,144 @@
+"""Re-run a reported evaluation and say whether it reproduces.
+
+Verdict (documented rule):
+  reproduced       |reproduced − reported| ≤ tolerance
+  not reproduced   the difference exceeds the tolerance and the bootstrap CI excludes the reported value
+  inconclusive     otherwise (the CI still covers the reported value), or the run was subsampled (--limit)
+Tolerance: the catalog result's ``tolerance`` (in its unit), else 0.02 on the fraction scale (2 points).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import metrics as M
+from .datasets import load_split
+from .device import pick_device
+from .download import fetch
+from .loading import load_model
+from .records import write_record
+from .registry import entry as zoo_entry
+from .registry import recipe_for
+
+DEFAULT_TOLERANCE = 0.02
+METRIC_FNS = {
+    "balanced-accuracy": lambda y, p, classes: M.balanced_accuracy(y, classes[p.argmax(1)]),
+    "accuracy": lambda y, p, classes: M.accuracy(y, classes[p.argmax(1)]),
+    "auc": lambda y, p, classes: M.macro_auc(np.searchsorted(classes, y), p if p.shape[1] > 2 else p[:, 1]),
+}
+
+
+class VerifyError(Exception):
+    pass
+
+
+@dataclass
+class Plan:
+    result: object
+    recipe: str
+    reported: float
+    tolerance: float
+
+
+def plan(cat, model: str, result_id: str | None) -> Plan:
+    rows = [(r, e) for e in cat.raw.result_files for r in e.record.results if r.model == model]
+    if result_id:
+        rows = [(r, e) for r, e in rows if r.id == result_id]
+        if not rows:
+            raise VerifyError(f"no result {result_id!r} for model {model!r} in the catalog")
+    family = cat.raw.models[model].record.family
+    usable = [(r, recipe_for(r, family)) for r, _ in rows]
+    usable = [(r, rc) for r, rc in usable if rc]
+    if not usable:
+        raise VerifyError(f"no catalog result of {model!r} can be re-run by a zoo recipe"
+                          + (f" ({result_id})" if result_id else ""))
+    r, rc = usable[0]
+    scale = 100.0 if r.unit == "percent" else 1.0
+    tol = r.tolerance / scale if r.tolerance else DEFAULT_TOLERANCE
+    return Plan(r, rc, r.value / scale, tol)
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("fmreview", "torch", "transformers", "huggingface-hub", "numpy"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_size: int = 32, limit=None,
+           checkpoint=None, trust_remote_code: bool = False, records=None, n_boot: int = 1000, seed: int = 0,
+           log=None) -> dict:
+    log = log or (lambda s: None)
+    p = plan(cat, model, result_id)
+    if p.recipe not in ("linear-probe", "knn"):
+        raise VerifyError(f"result {p.result.id} needs the {p.recipe} recipe, which this version of the zoo does not "
+                          "run yet (linear-probe and knn are available)")
+    if data is None:
+        raise VerifyError(f"--data is required: point it at {p.result.dataset} in a supported layout "
+                          "(MedMNIST .npz, images + labels.csv, NIfTI imagesTr/labelsTr)")
+    listed = cat.raw.models[model].record.checkpoints
+    if checkpoint:
+        from fmreview.catalog.schema import Checkpoint
+
+        ck = listed[0] if listed else Checkpoint(hub="other", url="https://localhost/", format="transformers")
+        got = fetch(ck, local=checkpoint)
+        fmt = ck.format
+    else:
+        e = zoo_entry(cat, model)
+        log(f"fetching {e.repo_id}@{e.checkpoint.revision or 'main'}")
+        got = fetch(e.checkpoint)
+        fmt = e.checkpoint.format
+    dev = pick_device(device)
+    log(f"loading the model on {dev}")
+    net = load_model(got.path, fmt, trust_remote_code=trust_remote_code)
+    train, test = load_split(data, "train"), load_split(data, "test")
+    subsampled = False
+    if limit and limit < len(test.labels):
+        test = type(test)(test.images[:limit], test.labels[:limit], test.fingerprint, test.source)
+        subsampled = True
+    t0 = time.perf_counter()
+    from .recipes import features, knn, linear_probe
+
+    pre = listed[0].preprocessing if listed else None
+    kw = {"mean": pre.mean, "std": pre.std or (0.5, 0.5, 0.5), "size": pre.image_size} if (pre and pre.mean) else {}
+    ftr = features(net, train.images, batch_size=batch_size, device=dev, log=log, **kw)
+    fte = features(net, test.images, batch_size=batch_size, device=dev, log=log, **kw)
+    elapsed = time.perf_counter() - t0
+    classes, prob = (linear_probe(ftr, train.labels, fte, seed=seed) if p.recipe == "linear-probe"
+                     else knn(ftr, train.labels, fte))
+    fn = METRIC_FNS.get(p.result.metric)
+    if fn is None:
+        raise VerifyError(f"metric {p.result.metric} is not computed by the {p.recipe} recipe "
+                          f"(available: {', '.join(METRIC_FNS)})")
+    value = fn(test.labels, prob, classes)
+    lo, hi = M.bootstrap_ci(lambda y, pr: fn(y, pr, classes), test.labels, prob, n=n_boot, seed=seed)
+    delta = value - p.reported
+    if subsampled:
+        verdict = "inconclusive"
+    elif abs(delta) <= p.tolerance:
+        verdict = "reproduced"
+    elif not (lo <= p.reported <= hi):
+        verdict = "not reproduced"
+    else:
+        verdict = "inconclusive"
+    record = {
+        "result": p.result.id, "model": model, "dataset": p.result.dataset, "metric": p.result.metric,
+        "recipe": p.recipe, "reported": p.reported, "reproduced": value, "ci_low": lo, "ci_high": hi,
+        "ci_level": 0.95, "delta": delta, "tolerance": p.tolerance, "verdict": verdict, "n": int(len(test.labels)),
+        "subsampled": subsampled, "device": dev, "checkpoint_revision": got.revision, "checkpoint_sha256": got.sha256,
+        "dataset_fingerprint": test.fingerprint, "data_source": test.source,
+        "images_per_second": float((len(train.labels) + len(test.labels)) / max(elapsed, 1e-9)),
+        "packages": _versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    record["file"] = str(write_record(record, records))
+    return record
