@@ -3,6 +3,7 @@ gated and unknown repos; metrics against scikit-learn and hand-computed cases; v
 
 import hashlib
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from fmreview.zoo import metrics as M  # noqa: E402
 from fmreview.zoo.download import DownloadError, fetch  # noqa: E402
 
 from hubserver import Hub  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from tiny_zoo import synthetic_medmnist  # noqa: E402  (the README's demo data, shared with the test)
 
 
 @pytest.fixture(scope="module")
@@ -181,21 +185,6 @@ def test_oom_halves_the_batch():
 
 
 # ------------------------------------------------------------------------------------------ end to end
-
-
-def synthetic_medmnist(path: Path, n_train=60, n_test=40, seed=0):
-    """Two classes: dark and bright 16×16 images (trivially separable), in MedMNIST's npz layout."""
-    rng = np.random.default_rng(seed)
-
-    def make(n):
-        y = np.arange(n) % 2
-        x = (rng.integers(0, 60, (n, 16, 16)) + 150 * y[:, None, None]).astype(np.uint8)
-        return x, y.reshape(-1, 1)
-
-    (xtr, ytr), (xva, yva), (xte, yte) = make(n_train), make(10), make(n_test)
-    np.savez(path, train_images=xtr, train_labels=ytr, val_images=xva, val_labels=yva, test_images=xte,
-             test_labels=yte)
-    return path
 
 
 def zoo_catalog(root: Path, tiny_vit) -> Path:

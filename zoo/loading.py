@@ -31,6 +31,9 @@ def load_model(folder: Path, fmt: str | None, *, trust_remote_code: bool = False
     fmt = fmt or "transformers"
     if fmt == "transformers":
         from transformers import AutoConfig, AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # load reports go to the record, not the terminal
 
         try:
             config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)

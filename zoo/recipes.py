@@ -40,7 +40,9 @@ def image_size(model, default: int = 224) -> int:
 
 def features(model, images: np.ndarray, *, batch_size: int, device: str, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
              size: int | None = None, log=None) -> np.ndarray:
-    """Frozen image embeddings: pooled output where the model has one, else the mean of the last hidden state."""
+    """Frozen image embeddings: CLIP-style models' projected image features; otherwise the CLS token of the last
+    hidden state (N×T×D), or the spatial mean of a feature map (N×C×H×W, SAM-style). A model's pooler head is not
+    used: many checkpoints ship without it, and an untrained pooler would make the features random."""
     import torch
 
     size = size or image_size(model)
@@ -55,10 +57,8 @@ def features(model, images: np.ndarray, *, batch_size: int, device: str, mean=(0
                 f = model.get_image_features(pixel_values=x)
                 f = getattr(f, "pooler_output", f)
             else:
-                out = model(pixel_values=x)
-                f = getattr(out, "pooler_output", None)
-                if f is None:
-                    f = out.last_hidden_state.mean(dim=1)
+                h = model(pixel_values=x).last_hidden_state
+                f = h[:, 0] if h.ndim == 3 else h.mean(dim=(2, 3))
         return f.float().cpu().numpy()
 
     parts, _ = batched(run, images, batch_size, device, log)
