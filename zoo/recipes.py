@@ -105,3 +105,57 @@ def knn(train_x, train_y, test_x, k: int = 20, temperature: float = 0.07):
         s = np.exp(sim[np.arange(len(b)), idx[:, j]] / temperature)
         np.add.at(scores, (np.arange(len(b)), pos[idx[:, j]]), s)
     return classes, scores / scores.sum(1, keepdims=True)
+
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def box_from_mask(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Tight bounding box (x0, y0, x1, y1) of a mask's foreground, or None when empty."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+def promptable_segmentation(model, images: np.ndarray, masks: np.ndarray, *, batch_size: int, device: str,
+                            log=None) -> tuple[np.ndarray, list[int]]:
+    """SAM-style segmentation prompted with each case's ground-truth box (foreground = label > 0).
+
+    Images are resized so the longest side equals the encoder's input size, padded to a square and normalised
+    with ImageNet statistics (SAM's preprocessing); the low-resolution mask logits are upsampled to the padded
+    input, cropped and resized back to the original size, then thresholded at 0. Cases with an empty mask are
+    skipped (no prompt can be derived). Returns the predicted masks and the indices of the cases used.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    size = image_size(model, 1024)
+    gt = masks > 0
+    keep = [i for i in range(len(gt)) if gt[i].any()]
+    h, w = gt.shape[1:3]
+    scale = size / max(h, w)
+    nh, nw = int(round(h * scale)), int(round(w * scale))
+    model = model.to(device)
+
+    def run(idx):
+        x = torch.as_tensor(images[idx], dtype=torch.float32)
+        if x.max() > 1.5:
+            x = x / 255.0
+        x = x.permute(0, 3, 1, 2)
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
+        x = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        x = F.pad(x, (0, size - nw, 0, size - nh))
+        boxes = torch.tensor([[list(np.array(box_from_mask(gt[i]), dtype=float) * scale)] for i in idx],
+                             dtype=torch.float32)
+        with torch.inference_mode(), autocast(device):
+            out = model(pixel_values=x.to(device), input_boxes=boxes.to(device), multimask_output=False)
+        logits = out.pred_masks[:, 0, 0].float().cpu()[:, None]
+        logits = F.interpolate(logits, size=(size, size), mode="bilinear", align_corners=False)[..., :nh, :nw]
+        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)[:, 0]
+        return (logits > 0).numpy()
+
+    parts, _ = batched(run, keep, batch_size, device, log)
+    return (np.concatenate(parts) if parts else np.zeros((0, h, w), bool)), keep

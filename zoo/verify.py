@@ -80,9 +80,9 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
            log=None) -> dict:
     log = log or (lambda s: None)
     p = plan(cat, model, result_id)
-    if p.recipe not in ("linear-probe", "knn"):
+    if p.recipe not in ("linear-probe", "knn", "promptable-segmentation"):
         raise VerifyError(f"result {p.result.id} needs the {p.recipe} recipe, which this version of the zoo does not "
-                          "run yet (linear-probe and knn are available)")
+                          "run yet (linear-probe, knn and promptable-segmentation are available)")
     if data is None:
         raise VerifyError(f"--data is required: point it at {p.result.dataset} in a supported layout "
                           "(MedMNIST .npz, images + labels.csv, NIfTI imagesTr/labelsTr)")
@@ -101,6 +101,8 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     dev = pick_device(device)
     log(f"loading the model on {dev}")
     net = load_model(got.path, fmt, trust_remote_code=trust_remote_code)
+    if p.recipe == "promptable-segmentation":
+        return _verify_segmentation(p, cat, model, net, got, data, dev, batch_size, limit, records, n_boot, seed, log)
     train, test = load_split(data, "train"), load_split(data, "test")
     subsampled = False
     if limit and limit < len(test.labels):
@@ -123,14 +125,7 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     value = fn(test.labels, prob, classes)
     lo, hi = M.bootstrap_ci(lambda y, pr: fn(y, pr, classes), test.labels, prob, n=n_boot, seed=seed)
     delta = value - p.reported
-    if subsampled:
-        verdict = "inconclusive"
-    elif abs(delta) <= p.tolerance:
-        verdict = "reproduced"
-    elif not (lo <= p.reported <= hi):
-        verdict = "not reproduced"
-    else:
-        verdict = "inconclusive"
+    verdict = _verdict(delta, lo, hi, p, subsampled)
     record = {
         "result": p.result.id, "model": model, "dataset": p.result.dataset, "metric": p.result.metric,
         "recipe": p.recipe, "reported": p.reported, "reproduced": value, "ci_low": lo, "ci_high": hi,
@@ -139,6 +134,52 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
         "dataset_fingerprint": test.fingerprint, "data_source": test.source,
         "images_per_second": float((len(train.labels) + len(test.labels)) / max(elapsed, 1e-9)),
         "packages": _versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    record["file"] = str(write_record(record, records))
+    return record
+
+
+def _verdict(delta: float, lo: float, hi: float, p: Plan, subsampled: bool) -> str:
+    if subsampled:
+        return "inconclusive"
+    if abs(delta) <= p.tolerance:
+        return "reproduced"
+    if not (lo <= p.reported <= hi):
+        return "not reproduced"
+    return "inconclusive"
+
+
+def _verify_segmentation(p, cat, model, net, got, data, dev, batch_size, limit, records, n_boot, seed, log) -> dict:
+    from .recipes import promptable_segmentation
+
+    test = load_split(data, "test")
+    masks = test.labels
+    if masks.ndim != 3:
+        raise VerifyError("promptable segmentation needs masks (a NIfTI imagesTr/labelsTr folder), not class labels")
+    images = test.images
+    subsampled = False
+    if limit and limit < len(masks):
+        images, masks, subsampled = images[:limit], masks[:limit], True
+    t0 = time.perf_counter()
+    pred, keep = promptable_segmentation(net, images, masks, batch_size=batch_size, device=dev, log=log)
+    elapsed = time.perf_counter() - t0
+    if not keep:
+        raise VerifyError("no case has a foreground mask, so no box prompt can be derived")
+    gt = masks[keep] > 0
+    metric = M.dice if p.result.metric == "dice" else M.nsd
+    per_case = np.array([metric(a, b) for a, b in zip(pred, gt)])
+    value = float(per_case.mean())
+    lo, hi = M.bootstrap_ci(lambda v: float(np.mean(v)), per_case, n=n_boot, seed=seed)
+    delta = value - p.reported
+    record = {
+        "result": p.result.id, "model": model, "dataset": p.result.dataset, "metric": p.result.metric,
+        "recipe": p.recipe, "reported": p.reported, "reproduced": value, "ci_low": lo, "ci_high": hi,
+        "ci_level": 0.95, "delta": delta, "tolerance": p.tolerance,
+        "verdict": _verdict(delta, lo, hi, p, subsampled), "n": int(len(keep)), "subsampled": subsampled,
+        "device": dev, "checkpoint_revision": got.revision, "checkpoint_sha256": got.sha256,
+        "dataset_fingerprint": test.fingerprint, "data_source": test.source,
+        "images_per_second": float(len(keep) / max(elapsed, 1e-9)), "packages": _versions(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     record["file"] = str(write_record(record, records))
     return record
