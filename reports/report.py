@@ -190,11 +190,9 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False) -> Path
     ow = counts_by_year(m.year, m.open_weights.map(lambda v: "open weights" if v is True else "no public weights"))
     rep.figure(b, _stacked(ow, "Open weights per year", "Models", None), "open_weights",
                "Models with public weights (a checkpoint or a stated release) per year.")
-    lic = m.licence.fillna("not stated").map(lambda s: s if len(s) <= 28 else s[:27] + "…")
-    common = lic.value_counts().sort_index().sort_values(ascending=False, kind="stable").head(6).index
-    lic = lic.where(lic.isin(common), "other")
+    lic = m.licence.map(licence_family)
     rep.figure(b, _stacked(counts_by_year(m.year, lic), "Licence types per year", "Models", None), "licences",
-               "Licences of the models per year (the six most common, others grouped).")
+               "Licences of the models per year, grouped into families (the catalog keeps each licence as stated).")
     ad = _explode(m, "adaptation")
     if len(ad):
         adt = counts_by_year(ad.year, ad.adaptation)
@@ -287,6 +285,26 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False) -> Path
     write_atomic(out / "report.html", _html(rep))
     rep.log(f"done: {out}")
     return out
+
+
+LICENCE_FAMILIES = (  # first match wins; the catalog keeps the licence text as its source states it
+    (("non-commercial", "noncommercial", "by-nc", "cc-by-nc", "research use", "research only"), "Non-commercial / research only"),
+    (("apache",), "Apache-2.0"),
+    (("mit",), "MIT"),
+    (("gpl",), "GPL"),
+    (("bsd",), "BSD"),
+    (("cc by", "cc-by", "cc0"), "Creative Commons"),
+)
+
+
+def licence_family(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        return "not stated"
+    t = text.lower()
+    for keys, family in LICENCE_FAMILIES:
+        if any(k in t for k in keys):
+            return family
+    return "other"
 
 
 def _host(url: str) -> str:

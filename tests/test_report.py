@@ -98,3 +98,14 @@ def test_report_renders_in_headless_chromium(report_catalog, tmp_path):
     assert total >= 10 and loaded == total
     console = [l for l in proc.stderr.splitlines() if "CONSOLE" in l or "Uncaught" in l]
     assert console == []
+
+
+@pytest.mark.parametrize("text, family", [
+    ("Apache-2.0 (code)", "Apache-2.0"), ("Apache", "Apache-2.0"), ("MIT", "MIT"), (None, "not stated"),
+    ("CC BY-NC-SA 4.0", "Non-commercial / research only"), ("Research use only (MSR release policy)", "Non-commercial / research only"),
+    ("GPL-3.0", "GPL"), ("CC BY 4.0", "Creative Commons"), ("custom", "other"),
+])
+def test_licence_families(text, family):
+    from fmreview.reports.report import licence_family
+
+    assert licence_family(text) == family
