@@ -75,7 +75,7 @@ def _stacked(table: pd.DataFrame, title: str, ylabel: str, vocabulary: str | Non
     ax.set_xticklabels([str(y) for y in years], rotation=45 if len(years) > 8 else 0)
     ax.set_ylabel(ylabel)
     ax.set_title(title, loc="left")
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never over a bar
     return fig
 
 
