@@ -4,7 +4,6 @@ gated and unknown repos; metrics against scikit-learn and hand-computed cases; v
 import hashlib
 import json
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from fmreview.zoo.download import DownloadError, fetch  # noqa: E402
 from hubserver import Hub  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from tiny_zoo import synthetic_medmnist  # noqa: E402  (the README's demo data, shared with the test)
+import tiny_zoo  # noqa: E402  (the README's demo, shared with the test)
+from tiny_zoo import synthetic_medmnist  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -188,65 +188,11 @@ def test_oom_halves_the_batch():
 
 
 def zoo_catalog(root: Path, tiny_vit) -> Path:
+    """The mini catalog plus the README demo's entries (tinyvit on the loopback hub, two results)."""
     from conftest import write_catalog
 
-    files = "\n".join(f"  - path: {n}\n    sha256: {hashlib.sha256(b).hexdigest()}" for n, b in sorted(tiny_vit.items()))
-    extra = {
-        "models/tinyvit.yaml": f"""
-            id: tinyvit
-            name: Tiny ViT
-            year: 2024
-            family: vision-only
-            band: general
-            model_group: vision-fm
-            modalities: [pathology]
-            tasks: [classification]
-            checkpoints:
-            - hub: huggingface
-              repo_id: test/tinyvit
-              format: transformers
-              files:
-            FILES
-            sources:
-            - url: https://example.org/tinyvit
-              locator: test fixture
-        """,
-        "datasets/synthmnist.yaml": """
-            id: synthmnist
-            name: Synthetic MedMNIST-layout data
-            modalities: [pathology]
-            tasks: [classification]
-            sources:
-            - url: https://example.org/synth
-              locator: test fixture
-        """,
-        "results/tinyvit.yaml": """
-            source:
-              paper: sam-2023
-              url: https://example.org/tinyvit
-            results:
-            - id: tinyvit-probe-ok
-              model: tinyvit
-              dataset: synthmnist
-              task: classification
-              metric: balanced-accuracy
-              value: 100
-              unit: percent
-              setting: linear-probe
-              locator: Table 1
-            - id: tinyvit-probe-wrong
-              model: tinyvit
-              dataset: synthmnist
-              task: classification
-              metric: balanced-accuracy
-              value: 0.6
-              unit: fraction
-              setting: linear-probe
-              locator: Table 1
-        """,
-    }
-    extra = {k: textwrap.dedent(v).replace("FILES", textwrap.indent(files, "  ").lstrip("\n")) for k, v in extra.items()}
-    return write_catalog(root, extra=extra)
+    write_catalog(root)
+    return tiny_zoo.catalog(root, tiny_vit, repo_id="test/tinyvit")
 
 
 def test_verify_end_to_end(hub, tiny_vit, tmp_path, capsys):

@@ -15,17 +15,23 @@ import numpy as np
 from .device import autocast, batched
 
 
-def preprocess(images: np.ndarray, size: int, mean, std):
-    """uint8/float N×H×W×C → float tensor N×3×size×size, resized bilinearly and normalised."""
+def to_tensor(images: np.ndarray):
+    """uint8 (0–255) or float N×H×W×C → float tensor N×3×H×W in [0, 1] (grey images repeated to 3 channels)."""
     import torch
-    import torch.nn.functional as F
 
     x = torch.as_tensor(images, dtype=torch.float32)
     if x.max() > 1.5:
         x = x / 255.0
     x = x.permute(0, 3, 1, 2)
-    if x.shape[1] == 1:
-        x = x.repeat(1, 3, 1, 1)
+    return x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
+
+
+def preprocess(images: np.ndarray, size: int, mean, std):
+    """uint8/float N×H×W×C → float tensor N×3×size×size, resized bilinearly and normalised."""
+    import torch
+    import torch.nn.functional as F
+
+    x = to_tensor(images)
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
     m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
@@ -139,13 +145,7 @@ def promptable_segmentation(model, images: np.ndarray, masks: np.ndarray, *, bat
     model = model.to(device)
 
     def run(idx):
-        x = torch.as_tensor(images[idx], dtype=torch.float32)
-        if x.max() > 1.5:
-            x = x / 255.0
-        x = x.permute(0, 3, 1, 2)
-        if x.shape[1] == 1:
-            x = x.repeat(1, 3, 1, 1)
-        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False)
+        x = F.interpolate(to_tensor(images[idx]), size=(nh, nw), mode="bilinear", align_corners=False)
         x = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         x = F.pad(x, (0, size - nw, 0, size - nh))
         boxes = torch.tensor([[list(np.array(box_from_mask(gt[i]), dtype=float) * scale)] for i in idx],
