@@ -4,6 +4,7 @@ The ladder, applied per row, first rung that applies wins (``vi_source`` says wh
   1. reported uncertainty: ``sd`` with ``n`` → SD²/n; ``se`` → SE²; a CI → ((high − low)/(2 z))²
   2. ``binomial`` for proportion-type metrics (accuracy, sensitivity, specificity, …) with n: p(1−p)/n
   3. ``hanley-mcneil`` for AUC with positives and negatives (Hanley & McNeil 1982)
+  A reported SD, SE or CI of zero (a rounded spread) does not count as reported: the row falls through.
   4. ``imputed``: from the median coefficient of variation (SD/mean) of the rows that report an SD, as
      (CV·value)²/n when n is known; otherwise, when nothing in the set allows a variance, every row gets the
      sample variance of the values (an equal-weight analysis; its pooled SE is the SE of the mean).
@@ -38,8 +39,11 @@ def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
     src = np.array([""] * k, dtype=object)
 
     def fill(mask, values, name):
-        m = mask & np.isnan(vi)
-        vi[m] = np.asarray(values)[m] if np.ndim(values) else values
+        # a variance of 0 (e.g. "SD 0.0" over seeds, printed to one decimal) carries no weight information:
+        # such rows fall through to the next rung
+        values = np.broadcast_to(np.asarray(values, dtype=float), (k,))
+        m = mask & np.isnan(vi) & (values > 0)
+        vi[m] = values[m]
         src[m] = name
 
     fill(~np.isnan(sd) & ~np.isnan(n) & (n > 0), sd**2 / np.where(n > 0, n, 1), "sd")

@@ -217,9 +217,25 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False) -> Path
     if len(overview):
         rep.table(b, overview, "comparison_sets", "Comparison sets found in the catalog")
     pooled = []
-    for i, s in enumerate(sets[:MAX_SETS]):
+    from fmreview.analysis.errors import AnalysisError
+
+    # show one set per source first (the most datasets), then fill up by size
+    first = {}
+    for s in sets:
+        first.setdefault(s.source_paper, s)
+    order = list(first.values()) + [s for s in sets if first[s.source_paper] is not s]
+    shown = 0
+    for s in order:
+        if shown == MAX_SETS:
+            break
         dat = s.data
-        fit = rma(dat.yi, dat.vi, method="REML", labels=dat.label)
+        try:
+            fit = rma(dat.yi, dat.vi, method="REML", labels=dat.label)
+        except AnalysisError as exc:  # one unusable set must not stop the report; it is listed with the reason
+            pooled.append({"set": None, "comparison": s.title, "note": f"not pooled: {exc}"})
+            continue
+        i = shown
+        shown += 1
         row = {"set": i + 1, "comparison": s.title, **{k: v for k, v in fit.to_dict().items()}}
         try:
             e, tf = bias.regtest(fit), bias.trimfill(fit)

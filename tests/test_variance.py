@@ -1,0 +1,32 @@
+"""The missing-variance ladder, rung by rung, by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from fmreview.analysis.effects import hanley_mcneil
+from fmreview.analysis.variance import derive_variances
+
+
+def test_each_rung():
+    df = pd.DataFrame([
+        {"metric": "dice", "value": 0.8, "sd": 0.1, "n": 25},                          # sd²/n
+        {"metric": "dice", "value": 0.8, "se": 0.03},                                  # se²
+        {"metric": "dice", "value": 0.8, "ci_low": 0.7, "ci_high": 0.9},               # ((hi-lo)/2z)²
+        {"metric": "accuracy", "value": 0.9, "n": 100},                                # p(1-p)/n
+        {"metric": "auc", "value": 0.85, "n_positive": 40, "n_negative": 60},          # Hanley-McNeil
+        {"metric": "accuracy", "value": 0.9, "sd": 0.0, "n": 50},                      # SD 0 falls through
+        {"metric": "dice", "value": 0.6, "n": 36},                                     # imputed from median CV
+    ])
+    out = derive_variances(df)
+    z = stats.norm.ppf(0.975)
+    expect = [0.01 / 25, 0.0009, (0.2 / (2 * z)) ** 2, 0.09 / 100, float(hanley_mcneil([0.85], [40], [60])[1][0]),
+              0.09 / 50, (0.1 / 0.8 * 0.6) ** 2 / 36]
+    np.testing.assert_allclose(out.vi, expect, rtol=1e-12)
+    assert out.vi_source.tolist() == ["sd", "se", "ci", "binomial", "hanley-mcneil", "binomial", "imputed"]
+
+
+def test_nothing_reported_means_equal_weights():
+    out = derive_variances(pd.DataFrame({"metric": ["dice"] * 3, "value": [0.7, 0.8, 0.9]}))
+    assert out.vi.tolist() == pytest.approx([0.01] * 3) and set(out.vi_source) == {"imputed"}
