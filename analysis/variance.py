@@ -59,7 +59,7 @@ def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
         fill(auc, v, "hanley-mcneil")
     missing = np.isnan(vi)
     if missing.any():
-        has_sd = ~np.isnan(sd) & (np.abs(y) > 0)
+        has_sd = (sd > 0) & (np.abs(y) > 0)  # NaN compares False: only informative SDs
         if has_sd.any():
             cv = float(np.median(sd[has_sd] / np.abs(y[has_sd])))
             fill(missing & ~np.isnan(n) & (n > 0), (cv * y) ** 2 / np.where(n > 0, n, 1), "imputed")
