@@ -95,6 +95,9 @@ def register(sub) -> None:
     p.add_argument("--prompt", help="box | point | text | none …")
     p.add_argument("--source", help="source paper id(s)")
     p.add_argument("--modality", help="modality of the dataset")
+    p.add_argument("--verified", action="store_true",
+                   help="add the zoo's verification records (reproduced value and verdict) beside each result")
+    p.add_argument("--records", metavar="DIR", help="with --verified: records directory")
     p.set_defaults(handler=cmd_results)
 
     p = sub.add_parser("show", help="one entry with everything linked to it")
@@ -199,6 +202,15 @@ def cmd_results(args) -> int:
     cat = _load(args)
     df = cat.results_where(model=args.model, dataset=args.dataset, metric=args.metric, setting=args.setting,
                            task=args.task, prompt=args.prompt, source=args.source, modality=args.modality)
+    if args.verified:
+        from fmreview.zoo.records import load_records
+
+        rec = load_records(args.records)[["result", "reproduced", "ci_low", "ci_high", "verdict"]]
+        rec = rec.rename(columns={"result": "id", "ci_low": "reproduced_ci_low", "ci_high": "reproduced_ci_high"})
+        df = df.merge(rec.drop_duplicates("id", keep="last"), on="id", how="left")
+        sys.stdout.write(render(df, args.format, ["id", "model", "dataset", "metric", "value", "reproduced",
+                                                  "verdict", "locator"]))
+        return 0
     return _emit(df, "results", args.format)
 
 

@@ -231,3 +231,17 @@ def test_verify_errors_are_clear(hub, tiny_vit, tmp_path, capsys):
     assert "--data is required" in capsys.readouterr().err
     assert main(["zoo", "verify", "clip", "--catalog", str(cat), "--data", str(tmp_path)]) == 1
     assert "can be re-run by a zoo recipe" in capsys.readouterr().err
+
+
+def test_results_query_shows_reported_and_reproduced(hub, tiny_vit, tmp_path, capsys):
+    cat = zoo_catalog(tmp_path / "catalog", tiny_vit)
+    data = synthetic_medmnist(tmp_path / "synthmnist.npz")
+    records = tmp_path / "records"
+    assert main(["zoo", "verify", "tinyvit", "--catalog", str(cat), "--data", str(data), "--records", str(records),
+                 "--result", "tinyvit-probe-wrong", "--bootstrap", "100", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["results", "--catalog", str(cat), "--model", "tinyvit", "--verified", "--records", str(records),
+                 "--format", "json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["tinyvit-probe-wrong"]["value"] == 0.6 and rows["tinyvit-probe-wrong"]["verdict"] == "not reproduced"
+    assert rows["tinyvit-probe-ok"]["verdict"] is None  # not verified yet
