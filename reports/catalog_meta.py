@@ -71,14 +71,16 @@ def _pairs(results: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
 
 
 def comparison_sets(cat, min_datasets: int = 5) -> list[ComparisonSet]:
-    """Every (source, metric, setting, prompt, model pair) with results on at least ``min_datasets`` datasets."""
+    """Every (source, metric, setting, prompt, model pair) with results on at least ``min_datasets`` datasets
+    (or parts of a dataset: a subset such as a task or label counts as one)."""
     res = cat.results
     found = []
     for key, grp in res.groupby(KEYS, sort=True, dropna=False):
         models = sorted(grp.model.unique())
         for i, a in enumerate(models):
             for b in models[i + 1:]:
-                shared = set(grp[grp.model == a].dataset) & set(grp[grp.model == b].dataset)
+                cells = lambda m: set(zip(grp[grp.model == m].dataset, grp[grp.model == m].subset.fillna("")))
+                shared = cells(a) & cells(b)  # a dataset split into tasks/labels counts each part
                 if len(shared) < min_datasets:
                     continue
                 # the medical/adapted model first when one is based on the other
