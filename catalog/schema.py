@@ -256,6 +256,21 @@ class Uncertainty(Strict):
         return self
 
 
+class ClassPrompts(Strict):
+    """What a zero-shot classifier is asked: the dataset's classes in label order and the prompt templates
+    ('{}' stands for the class name) the source used."""
+
+    classes: list[Text] = Field(min_length=2)
+    templates: list[Text] = Field(default_factory=lambda: ["{}"], min_length=1)
+
+    @model_validator(mode="after")
+    def _placeholder(self) -> "ClassPrompts":
+        bad = [t for t in self.templates if "{}" not in t]
+        if bad:
+            raise ValueError(f"template {bad[0]!r} has no '{{}}' for the class name")
+        return self
+
+
 class Result(Strict):
     id: Id
     model: Id
@@ -276,6 +291,7 @@ class Result(Strict):
     locator: Text = Field(description="Where in the source: 'Table 3', 'README, zero-shot table'.")
     url: Optional[Url] = Field(None, description="Overrides the file's source URL for this result.")
     tolerance: Optional[Annotated[float, Field(gt=0)]] = Field(None, description="Reproduction tolerance, in the value's unit.")
+    class_prompts: Optional[ClassPrompts] = Field(None, description="For zero-shot classification: classes and templates.")
     note: Optional[Text] = None
 
     @model_validator(mode="after")

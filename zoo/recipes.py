@@ -159,3 +159,26 @@ def promptable_segmentation(model, images: np.ndarray, masks: np.ndarray, *, bat
 
     parts, _ = batched(run, keep, batch_size, device, log)
     return (np.concatenate(parts) if parts else np.zeros((0, h, w), bool)), keep
+
+
+def zero_shot_classification(model, tokenizer, images: np.ndarray, classes: list[str], templates: list[str], *,
+                             batch_size: int, device: str, log=None, mean=(0.48145466, 0.4578275, 0.40821073),
+                             std=(0.26862954, 0.26130258, 0.27577711), size: int | None = None):
+    """CLIP-style zero-shot classification: each class embedding is the normalised mean of its prompts'
+    embeddings (templates filled with the class name); scores are softmax(100 · cosine) over classes.
+    Defaults are CLIP's normalisation constants."""
+    import torch
+
+    model = model.to(device)
+    with torch.inference_mode():
+        text = []
+        for c in classes:
+            tok = tokenizer([t.format(c) for t in templates], padding=True, return_tensors="pt").to(device)
+            e = model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok.get("attention_mask"))
+            e = getattr(e, "pooler_output", e).float()
+            e = torch.nn.functional.normalize(e, dim=-1).mean(0)
+            text.append(torch.nn.functional.normalize(e, dim=-1))
+        text = torch.stack(text)
+    img = features(model, images, batch_size=batch_size, device=device, mean=mean, std=std, size=size, log=log)
+    img = torch.nn.functional.normalize(torch.as_tensor(img), dim=-1)
+    return torch.softmax(100.0 * img @ text.cpu().T, dim=1).numpy()

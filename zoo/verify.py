@@ -80,9 +80,9 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
            log=None) -> dict:
     log = log or (lambda s: None)
     p = plan(cat, model, result_id)
-    if p.recipe not in ("linear-probe", "knn", "promptable-segmentation"):
-        raise VerifyError(f"result {p.result.id} needs the {p.recipe} recipe, which this version of the zoo does not "
-                          "run yet (linear-probe, knn and promptable-segmentation are available)")
+    if p.recipe == "zero-shot-classification" and p.result.class_prompts is None:
+        raise VerifyError(f"result {p.result.id} is zero-shot classification: the catalog entry needs class_prompts "
+                          "(the classes in label order and the templates the source used)")
     if data is None:
         raise VerifyError(f"--data is required: point it at {p.result.dataset} in a supported layout "
                           "(MedMNIST .npz, images + labels.csv, NIfTI imagesTr/labelsTr)")
@@ -103,7 +103,10 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     net = load_model(got.path, fmt, trust_remote_code=trust_remote_code)
     if p.recipe == "promptable-segmentation":
         return _verify_segmentation(p, cat, model, net, got, data, dev, batch_size, limit, records, n_boot, seed, log)
-    train, test = load_split(data, "train"), load_split(data, "test")
+    if p.recipe == "zero-shot-classification":
+        train, test = None, load_split(data, "test")
+    else:
+        train, test = load_split(data, "train"), load_split(data, "test")
     subsampled = False
     if limit and limit < len(test.labels):
         test = type(test)(test.images[:limit], test.labels[:limit], test.fingerprint, test.source)
@@ -113,11 +116,24 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
 
     pre = listed[0].preprocessing if listed else None
     kw = {"mean": pre.mean, "std": pre.std or (0.5, 0.5, 0.5), "size": pre.image_size} if (pre and pre.mean) else {}
-    ftr = features(net, train.images, batch_size=batch_size, device=dev, log=log, **kw)
-    fte = features(net, test.images, batch_size=batch_size, device=dev, log=log, **kw)
+    if p.recipe == "zero-shot-classification":
+        from transformers import AutoTokenizer
+
+        from .recipes import zero_shot_classification
+
+        cp = p.result.class_prompts
+        tokenizer = AutoTokenizer.from_pretrained(got.path, trust_remote_code=trust_remote_code)
+        prob = zero_shot_classification(net, tokenizer, test.images, cp.classes, cp.templates,
+                                        batch_size=batch_size, device=dev, log=log, **kw)
+        classes = np.arange(len(cp.classes))
+        n_seen = len(test.labels)
+    else:
+        ftr = features(net, train.images, batch_size=batch_size, device=dev, log=log, **kw)
+        fte = features(net, test.images, batch_size=batch_size, device=dev, log=log, **kw)
+        classes, prob = (linear_probe(ftr, train.labels, fte, seed=seed) if p.recipe == "linear-probe"
+                         else knn(ftr, train.labels, fte))
+        n_seen = len(train.labels) + len(test.labels)
     elapsed = time.perf_counter() - t0
-    classes, prob = (linear_probe(ftr, train.labels, fte, seed=seed) if p.recipe == "linear-probe"
-                     else knn(ftr, train.labels, fte))
     fn = METRIC_FNS.get(p.result.metric)
     if fn is None:
         raise VerifyError(f"metric {p.result.metric} is not computed by the {p.recipe} recipe "
@@ -132,7 +148,7 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
         "ci_level": 0.95, "delta": delta, "tolerance": p.tolerance, "verdict": verdict, "n": int(len(test.labels)),
         "subsampled": subsampled, "device": dev, "checkpoint_revision": got.revision, "checkpoint_sha256": got.sha256,
         "dataset_fingerprint": test.fingerprint, "data_source": test.source,
-        "images_per_second": float((len(train.labels) + len(test.labels)) / max(elapsed, 1e-9)),
+        "images_per_second": float(n_seen / max(elapsed, 1e-9)),
         "packages": _versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     record["file"] = str(write_record(record, records))
