@@ -29,20 +29,17 @@ class StrictLoader(_Base):
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, Any] = {}
+            seen: dict[str, yaml.Mark] = {}
             for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    if key in seen:
-                        raise DuplicateKey(
-                            "while constructing a mapping",
-                            node.start_mark,
-                            f"duplicate key {key!r} (first at line {seen[key].line + 1})",
-                            key_node.start_mark,
-                        )
-                    seen[key] = key_node.start_mark
-                except TypeError:  # unhashable key: let PyYAML report it
-                    pass
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue  # complex keys: PyYAML reports what it cannot hash
+                # compare the key's text and tag, not a constructed key: no second construction per key
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise DuplicateKey("while constructing a mapping", node.start_mark,
+                                       f"duplicate key {key_node.value!r} (first at line {seen[key].line + 1})",
+                                       key_node.start_mark)
+                seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
 
