@@ -43,50 +43,69 @@ class ComparisonSet:
         return f"{self.model_a} − {self.model_b}: {m}, {self.setting}, prompt {self.prompt} ({self.source_paper})"
 
 
-def _pairs(results: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """Rows where both models have a result on the same dataset/subset/split, with their variances."""
-    res = derive_variances(results)
-    cols = ["dataset", "subset", "split"]
-    res = res.assign(**{c: res[c].fillna("") for c in cols})
-    ra = res[res.model == a].drop_duplicates(cols).set_index(cols)
-    rb = res[res.model == b].drop_duplicates(cols).set_index(cols)
-    both = ra.index.intersection(rb.index)
-    if len(both) == 0:
+CELL = ["dataset", "subset", "split"]
+
+
+def _cells(results: pd.DataFrame) -> dict[str, dict[tuple, tuple]]:
+    """model -> {(dataset, subset, split): (value, vi, vi_source)}, first row per cell; ``results`` carry vi."""
+    slim = results[["model", *CELL, "value", "vi", "vi_source"]].copy()
+    for c in CELL:
+        slim[c] = slim[c].fillna("")
+    out: dict[str, dict[tuple, tuple]] = {}
+    for m, d, s, sp, v, vi, src in slim.itertuples(index=False, name=None):
+        out.setdefault(m, {}).setdefault((d, s, sp), (v, vi, src))
+    return out
+
+
+def _pair_frame(ca: dict[tuple, tuple], cb: dict[tuple, tuple]) -> pd.DataFrame:
+    """Rows where both models have a result on the same dataset/subset/split: difference and summed variance."""
+    both = sorted(ca.keys() & cb.keys(), key=lambda c: (c[0] + (f" / {c[1]}" if c[1] else ""), c[2]))
+    if not both:
         return pd.DataFrame(columns=["label", "dataset", "yi", "vi", "vi_source"])
-    ra, rb = ra.loc[both], rb.loc[both]
-    worse = [max(sa, sb, key=lambda s: SOURCE_RANK.get(s, 2)) for sa, sb in zip(ra.vi_source, rb.vi_source)]
+    va = np.array([ca[c][0] for c in both], dtype=float)
+    vb = np.array([cb[c][0] for c in both], dtype=float)
     out = pd.DataFrame({
-        "dataset": [i[0] for i in both],
-        "label": [i[0] + (f" / {i[1]}" if i[1] else "") for i in both],
-        "yi": ra.value.to_numpy() - rb.value.to_numpy(),
-        "vi": ra.vi.to_numpy() + rb.vi.to_numpy(),
-        "vi_source": worse,
-        "value_a": ra.value.to_numpy(), "value_b": rb.value.to_numpy(),
+        "dataset": [c[0] for c in both],
+        "label": [c[0] + (f" / {c[1]}" if c[1] else "") for c in both],
+        "yi": va - vb,
+        "vi": np.array([ca[c][1] for c in both], dtype=float) + np.array([cb[c][1] for c in both], dtype=float),
+        "vi_source": [max(ca[c][2], cb[c][2], key=lambda s: SOURCE_RANK.get(s, 2)) for c in both],
+        "value_a": va, "value_b": vb,
     })
     if len(out) >= 2 and (out.vi_source == "imputed").all():
         # no source gives any variance: an equal-weight (paired) analysis of the differences, whose pooled SE
         # is the SE of the mean difference
         out["vi"] = float(np.var(out.yi, ddof=1)) or float("nan")
-    return out.sort_values("label").reset_index(drop=True)
+    return out
+
+
+def _pairs(results: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Rows where both models have a result on the same dataset/subset/split, with their variances."""
+    cells = _cells(derive_variances(results))
+    return _pair_frame(cells.get(a, {}), cells.get(b, {}))
 
 
 def comparison_sets(cat, min_datasets: int = 5) -> list[ComparisonSet]:
     """Every (source, metric, setting, prompt, model pair) with results on at least ``min_datasets`` datasets
     (or parts of a dataset: a subset such as a task or label counts as one)."""
     res = cat.results
+    base = dict(zip(cat.models.id, cat.models.base_model))
+    paper = dict(zip(cat.models.id, cat.models.paper))
     found = []
     for key, grp in res.groupby(KEYS, sort=True, dropna=False):
-        models = sorted(grp.model.unique())
+        names = {m: {(d, sub) for d, sub, _ in c} for m, c in _cells(grp.assign(vi=np.nan, vi_source="")).items()}
+        models = sorted(m for m, c in names.items() if len(c) >= min_datasets)
+        if len(models) < 2:
+            continue
+        cells = _cells(derive_variances(grp))
         for i, a in enumerate(models):
             for b in models[i + 1:]:
-                cells = lambda m: set(zip(grp[grp.model == m].dataset, grp[grp.model == m].subset.fillna("")))
-                shared = cells(a) & cells(b)  # a dataset split into tasks/labels counts each part
-                if len(shared) < min_datasets:
+                if len(names[a] & names[b]) < min_datasets:  # a dataset split into tasks/labels counts each part
                     continue
-                # the medical/adapted model first when one is based on the other
-                base = dict(zip(cat.models.id, cat.models.base_model))
-                first, second = (b, a) if base.get(b) == a else (a, b)
-                data = _pairs(grp, first, second)
+                # the medical/adapted model first when one is based on the other, else the source's own model
+                own_b = paper.get(b) == key[0] and paper.get(a) != key[0]
+                first, second = (b, a) if base.get(b) == a or (base.get(a) != b and own_b) else (a, b)
+                data = _pair_frame(cells[first], cells[second])
                 if len(data) >= min_datasets:
                     found.append(ComparisonSet(*key, first, second, _with_modality(cat, data)))
     found.sort(key=lambda c: (-c.k, c.source_paper, c.model_a, c.model_b))

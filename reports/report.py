@@ -31,7 +31,7 @@ from .catalog_meta import comparison_sets
 from .meta_plots import forest, funnel
 from .plotting import PALETTE, plt, save
 
-MAX_SETS = 3
+MAX_SETS = 6
 
 
 class Report:
@@ -219,11 +219,21 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False) -> Path
     pooled = []
     from fmreview.analysis.errors import AnalysisError
 
-    # show one set per source first (the most datasets), then fill up by size
+    # show one set per source first, then fill up by size; within a source the contrast a review asks about
+    # comes first: a model against the model it was adapted from, then the source's own model against others
+    base = dict(zip(cat.models.id, cat.models.base_model))
+    paper = dict(zip(cat.models.id, cat.models.paper))
+
+    def interest(s):
+        linked = base.get(s.model_a) == s.model_b or base.get(s.model_b) == s.model_a
+        own = s.source_paper in (paper.get(s.model_a), paper.get(s.model_b))
+        return (not linked, not own, -s.k)
+
     first = {}
-    for s in sets:
+    for s in sorted(sets, key=interest):
         first.setdefault(s.source_paper, s)
-    order = list(first.values()) + [s for s in sets if first[s.source_paper] is not s]
+    lead = sorted(first.values(), key=lambda s: -s.k)
+    order = lead + [s for s in sets if first[s.source_paper] is not s]
     shown = 0
     for s in order:
         if shown == MAX_SETS:

@@ -109,3 +109,38 @@ def test_licence_families(text, family):
     from fmreview.reports.report import licence_family
 
     assert licence_family(text) == family
+
+
+def _three_model_catalog(tmp_path, source_paper):
+    extra = _comparison_results()
+    text = extra["results/cmp.yaml"].replace("paper: sam-2023", f"paper: {source_paper}")
+    # clip on the same six datasets: no base-model link to either
+    rows = []
+    for i in range(6):
+        rows += [f"- id: cmp-clip-ds{i}", "  model: clip", f"  dataset: ds{i}", "  task: segmentation", "  metric: dice",
+                 f"  value: {60 + i}", "  unit: percent", "  setting: zero-shot", "  prompt: box", "  locator: Table 2"]
+    extra["results/cmp.yaml"] = text + "\n".join(rows) + "\n"
+    return write_catalog(tmp_path / "catalog", extra={k: textwrap.dedent(v) for k, v in extra.items()})
+
+
+@pytest.mark.parametrize("source_paper", ["sam-2023", "clip-2021", "medsam-2024"])
+def test_comparison_set_orientation(tmp_path, source_paper):
+    """Adapted model first when one is based on the other; otherwise the source's own model first; the effects
+    are A - B for the pair as oriented, computed once per group and identical to a pair-by-pair computation."""
+    from fmreview.catalog import load
+    from fmreview.reports.catalog_meta import _pairs, comparison_sets
+
+    cat = load(_three_model_catalog(tmp_path, source_paper))
+    sets = {frozenset((s.model_a, s.model_b)): s for s in comparison_sets(cat)}
+    assert len(sets) == 3
+    assert (sets[frozenset(("medsam", "sam"))].model_a, sets[frozenset(("medsam", "sam"))].model_b) == ("medsam", "sam")
+    own = {"sam-2023": "sam", "clip-2021": "clip", "medsam-2024": "medsam"}[source_paper]
+    for pair, s in sets.items():
+        if pair == {"medsam", "sam"}:
+            continue
+        if own in pair:
+            assert s.model_a == own
+        one = _pairs(cat.results, s.model_a, s.model_b)
+        assert one.yi.tolist() == pytest.approx(s.data.yi.tolist())
+        assert one.vi.tolist() == pytest.approx(s.data.vi.tolist())
+        assert one.label.tolist() == s.data.label.tolist()
