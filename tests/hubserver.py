@@ -1,11 +1,12 @@
 """A loopback HTTP server that speaks the parts of the Hugging Face hub protocol hf_hub_download uses:
-HEAD/GET /{repo}/resolve/{revision}/{file} with X-Repo-Commit, ETag and Content-Length, Range requests, and the
-hub's error codes (401 GatedRepo, 404 RepoNotFound / EntryNotFound). Test knobs: gated repos, a connection that
+HEAD/GET /{repo}/resolve/{revision}/{file} with X-Repo-Commit, ETag and Content-Length, Range requests, the
+repository listing GET /api/models/{repo}/tree/{revision} (what list_repo_files reads), and the hub's error codes (401 GatedRepo, 404 RepoNotFound / EntryNotFound). Test knobs: gated repos, a connection that
 drops mid-file, a served file that differs from what the catalog pins, and a log of requests."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +57,8 @@ class Hub:
             def _route(self, head: bool):
                 hub.requests.append((self.command, self.path))
                 parts = self.path.split("?")[0].strip("/").split("/")
+                if parts[:2] == ["api", "models"] and "tree" in parts:
+                    return self._tree(parts)
                 if "resolve" not in parts:
                     return self._error(404, "EntryNotFound")
                 i = parts.index("resolve")
@@ -89,6 +92,24 @@ class Hub:
                     self.wfile.flush()
                     self.close_connection = True
                     return
+                self.wfile.write(body)
+
+            def _tree(self, parts):
+                i = parts.index("tree")
+                repo, rev = "/".join(parts[2:i]), parts[i + 1]
+                if repo not in hub.repos:
+                    return self._error(404, "RepoNotFound")
+                if repo in hub.gated and "authorization" not in {k.lower() for k in self.headers.keys()}:
+                    return self._error(401, "GatedRepo")
+                if rev not in ("main", hub.commits[repo]):
+                    return self._error(404, "RevisionNotFound")
+                body = json.dumps([{"type": "file", "path": name, "size": len(data),
+                                    "oid": hashlib.sha1(data).hexdigest()}
+                                   for name, data in sorted(hub.repos[repo].items())]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
                 self.wfile.write(body)
 
             def do_HEAD(self):

@@ -215,6 +215,7 @@ def test_verify_end_to_end(hub, tiny_vit, tmp_path, capsys):
                 "dataset_fingerprint", "packages", "device", "n"):
         assert key in rec
     assert rec["checkpoint_sha256"]["model.safetensors"] == hashlib.sha256(tiny_vit["model.safetensors"]).hexdigest()
+    assert rec["checkpoint_pinned"] is True
     assert main(["zoo", "status", "--records", str(records), "--format", "json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert {s["verdict"] for s in status} == {"reproduced", "not reproduced", "inconclusive"}
@@ -245,3 +246,69 @@ def test_results_query_shows_reported_and_reproduced(hub, tiny_vit, tmp_path, ca
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["tinyvit-probe-wrong"]["value"] == 0.6 and rows["tinyvit-probe-wrong"]["verdict"] == "not reproduced"
     assert rows["tinyvit-probe-ok"]["verdict"] is None  # not verified yet
+
+
+def test_unpinned_checkpoint_takes_configs_and_one_copy_of_the_weights(hub, tiny_vit, tmp_path, monkeypatch):
+    """A catalog entry without files: the repository is listed, configs and the safetensors weights are
+    fetched (not the pickle copy, not other frameworks' files), and the result says it was not pinned."""
+    repo = dict(tiny_vit)
+    repo.update({"pytorch_model.bin": b"pickle copy", "tf_model.h5": b"tf", "README.md": b"# card",
+                 "onnx/model.onnx": b"onnx", ".gitattributes": b"*.bin filter=lfs"})
+    hub.add("test/unpinned", repo)
+    got = fetch(checkpoint({}, repo="test/unpinned"), cache_dir=cache_dir(tmp_path))
+    assert sorted(got.sha256) == ["config.json", "model.safetensors"] and got.pinned is False
+    assert got.sha256["model.safetensors"] == hashlib.sha256(tiny_vit["model.safetensors"]).hexdigest()
+    fetched = {path.rsplit("/", 1)[-1] for m, path in hub.requests if m == "GET" and "/resolve/" in path}
+    assert fetched == {"config.json", "model.safetensors"}
+    assert fetch(checkpoint(tiny_vit), cache_dir=cache_dir(tmp_path)).pinned is True
+
+    import huggingface_hub.constants as C
+
+    monkeypatch.setattr(C, "HF_HUB_OFFLINE", True)
+    n = len(hub.requests)
+    again = fetch(checkpoint({}, repo="test/unpinned"), cache_dir=cache_dir(tmp_path))
+    assert again.sha256 == got.sha256 and len(hub.requests) == n
+    with pytest.raises(DownloadError, match="HF_HUB_OFFLINE is set and nothing of it is in the local cache"):
+        fetch(checkpoint({}, repo="test/unpinned"), cache_dir=tmp_path / "empty-cache")
+
+
+def test_unpinned_gated_unknown_and_weightless_repos(hub, tiny_vit, tmp_path):
+    hub.add("test/gated2", tiny_vit)
+    hub.gated.add("test/gated2")
+    with pytest.raises(DownloadError, match="gated: request access"):
+        fetch(checkpoint({}, repo="test/gated2"), cache_dir=cache_dir(tmp_path))
+    with pytest.raises(DownloadError, match="no such repository"):
+        fetch(checkpoint({}, repo="test/absent"), cache_dir=cache_dir(tmp_path))
+    hub.add("test/cardonly", {"README.md": b"# card", "config.json": b"{}", "tf_model.h5": b"tf"})
+    with pytest.raises(DownloadError, match="no weights in a loadable format .* README.md, config.json, tf_model.h5"):
+        fetch(checkpoint({}, repo="test/cardonly"), cache_dir=cache_dir(tmp_path))
+
+
+def test_choose_files_prefers_safetensors_then_pytorch():
+    from fmreview.zoo.download import choose_files
+
+    assert choose_files(["config.json", "pytorch_model.bin", "training_args.bin", "vocab.txt", "sub/x.safetensors"]) \
+        == ["config.json", "pytorch_model.bin", "vocab.txt"]
+    shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json",
+              "pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin", "tokenizer.json"]
+    assert choose_files(shards) == sorted(["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                                           "model.safetensors.index.json", "tokenizer.json"])
+
+
+def test_verify_an_unpinned_checkpoint_records_what_it_fetched(hub, tiny_vit, tmp_path, capsys):
+    """A real catalog entry often names only the repo: verify lists it, says so, and records the sha256."""
+    cat = zoo_catalog(tmp_path / "catalog", tiny_vit)
+    entry = cat / "models" / "tinyvit.yaml"
+    text = entry.read_text()
+    start = text.index("  files:")
+    end = text.index("\n", text.rindex("sha256:", start))
+    entry.write_text(text[:start] + text[end + 1:])
+    assert main(["catalog", "validate", "--catalog", str(cat)]) == 0
+    data = synthetic_medmnist(tmp_path / "synthmnist.npz")
+    assert main(["zoo", "verify", "tinyvit", "--catalog", str(cat), "--data", str(data), "--records",
+                 str(tmp_path / "records"), "--device", "cpu", "--bootstrap", "50", "--result", "tinyvit-probe-ok"]) == 0
+    out = capsys.readouterr()
+    assert "pins no sha256 for" in out.out + out.err and "-> REPRODUCED" in out.out
+    rec = json.loads(next((tmp_path / "records").glob("*.json")).read_text())
+    assert rec["checkpoint_pinned"] is False
+    assert rec["checkpoint_sha256"] == {n: hashlib.sha256(tiny_vit[n]).hexdigest() for n in tiny_vit}

@@ -21,6 +21,7 @@ class Fetched:
     path: Path            # directory holding the files
     revision: str | None  # commit the files came from
     sha256: dict[str, str]
+    pinned: bool = True   # False: the catalog listed no files (or no sha256), the zoo chose them from the repo
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -64,12 +65,10 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
             if not p.exists():
                 raise DownloadError(f"{p}: the checkpoint file {name!r} is missing")
             sums[name] = _check(p, name, pinned.get(name), discard=False)
-        return Fetched(root, None, sums)
+        return Fetched(root, None, sums, pinned=all(pinned.get(n) for n in names))
     if checkpoint.hub != "huggingface" or not checkpoint.repo_id:
         raise DownloadError(f"weights hosted on {checkpoint.hub} cannot be downloaded by the zoo; download them "
                             "yourself and pass --checkpoint local-dir:PATH")
-    if not names:
-        raise DownloadError(f"the catalog lists no files for {checkpoint.repo_id}; add them (with sha256) to the entry")
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError,
                                         RepositoryNotFoundError, RevisionNotFoundError)
@@ -77,6 +76,9 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
     repo, rev = checkpoint.repo_id, checkpoint.revision
     endpoint = os.environ.get("HF_ENDPOINT") or None
     token = token or os.environ.get("HF_TOKEN") or None
+    if not names:  # the catalog pins no files: list the repository and take one copy of the weights + configs
+        names = _discover(repo, rev, checkpoint.format, token=token, endpoint=endpoint, retries=retries,
+                          cache_dir=cache_dir)
     sums, folder, commit = {}, None, rev
     for name in names:
         for attempt in range(1, retries + 1):
@@ -102,7 +104,61 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
         sums[name] = _check(Path(path), name, pinned.get(name), discard=True)
         folder = Path(path).parent if "/" not in name else Path(path).parents[name.count("/")]
         commit = Path(path).parent.name if "snapshots" in str(path) else commit
-    return Fetched(folder, commit, sums)
+    return Fetched(folder, commit, sums, pinned=bool(names) and all(pinned.get(n) for n in names))
+
+
+# what the zoo needs from a repository when the catalog pins no files: configs, tokenizer and processor files at
+# the top level, and one copy of the weights (safetensors before pickles; other frameworks never)
+_CONFIG_SUFFIXES = (".json", ".txt", ".model", ".tiktoken", ".py")
+_WEIGHT_PREFERENCE = ((".safetensors",), (".bin", ".pt", ".pth"))
+
+
+def choose_files(paths: list[str], fmt: str | None = None) -> list[str]:
+    """The files to fetch from a repository listing: top-level configs/tokenizers plus the preferred weights.
+
+    ``.py`` files are taken only so that a user who opts in to remote code has them; they are never imported
+    otherwise. Raises DownloadError when no weights in a loadable format are present."""
+    top = [p for p in paths if "/" not in p]
+    configs = [p for p in top if p.endswith(_CONFIG_SUFFIXES) and not p.startswith(".")]
+    for suffixes in _WEIGHT_PREFERENCE:
+        weights = [p for p in top if p.endswith(suffixes) and not p.startswith("training_args")]
+        if weights:
+            return sorted(set(configs) | set(weights))
+    raise DownloadError("no weights in a loadable format (safetensors, or a PyTorch .bin/.pt/.pth) at the top of the "
+                        f"repository; it holds: {', '.join(sorted(paths)[:20]) or 'nothing'}")
+
+
+def _discover(repo: str, rev: str | None, fmt: str | None, *, token, endpoint, retries: int,
+              cache_dir=None) -> list[str]:
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        try:  # offline: what an earlier run left in the cache
+            root = Path(snapshot_download(repo, revision=rev, cache_dir=cache_dir, local_files_only=True))
+        except Exception:
+            raise DownloadError(f"{repo}: the catalog lists no files, HF_HUB_OFFLINE is set and nothing of it is in "
+                                "the local cache") from None
+        return choose_files([str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()], fmt)
+    for attempt in range(1, retries + 1):
+        try:
+            paths = HfApi(endpoint=endpoint, token=token).list_repo_files(repo, revision=rev)
+            break
+        except GatedRepoError:
+            raise DownloadError(f"{repo} is gated: request access at https://huggingface.co/{repo} and log in "
+                                "(huggingface-cli login) or set HF_TOKEN") from None
+        except RepositoryNotFoundError:
+            raise DownloadError(f"{repo}: no such repository on the hub (or it is private: set HF_TOKEN)") from None
+        except RevisionNotFoundError:
+            raise DownloadError(f"{repo}: revision {rev!r} not found") from None
+        except Exception as e:
+            if attempt == retries:
+                raise DownloadError(f"{repo}: the catalog lists no files and the repository cannot be listed ({e}); "
+                                    "pin the files in the catalog entry or pass --checkpoint local-dir:PATH") from None
+            time.sleep(0.2 * 2 ** attempt)
+    return choose_files(list(paths), fmt)
 
 
 def _check(path: Path, name: str, expected: str | None, *, discard: bool) -> str:

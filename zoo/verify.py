@@ -98,6 +98,10 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
         log(f"fetching {e.repo_id}@{e.checkpoint.revision or 'main'}")
         got = fetch(e.checkpoint)
         fmt = e.checkpoint.format
+        if not got.pinned:
+            log(f"the catalog pins no sha256 for {e.repo_id}: verifying the files the repository holds now "
+                f"(revision {got.revision}); their sha256 go into the record. To pin them, add to the entry's "
+                "checkpoint: files: " + "; ".join(f"{{path: {k}, sha256: {v}}}" for k, v in sorted(got.sha256.items())))
     dev = pick_device(device)
     log(f"loading the model on {dev}")
     net = load_model(got.path, fmt, trust_remote_code=trust_remote_code)
@@ -147,6 +151,7 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
         "recipe": p.recipe, "reported": p.reported, "reproduced": value, "ci_low": lo, "ci_high": hi,
         "ci_level": 0.95, "delta": delta, "tolerance": p.tolerance, "verdict": verdict, "n": int(len(test.labels)),
         "subsampled": subsampled, "device": dev, "checkpoint_revision": got.revision, "checkpoint_sha256": got.sha256,
+        "checkpoint_pinned": got.pinned,
         "dataset_fingerprint": test.fingerprint, "data_source": test.source,
         "images_per_second": float(n_seen / max(elapsed, 1e-9)),
         "packages": _versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -193,6 +198,7 @@ def _verify_segmentation(p, cat, model, net, got, data, dev, batch_size, limit, 
         "ci_level": 0.95, "delta": delta, "tolerance": p.tolerance,
         "verdict": _verdict(delta, lo, hi, p, subsampled), "n": int(len(keep)), "subsampled": subsampled,
         "device": dev, "checkpoint_revision": got.revision, "checkpoint_sha256": got.sha256,
+        "checkpoint_pinned": got.pinned,
         "dataset_fingerprint": test.fingerprint, "data_source": test.source,
         "images_per_second": float(len(keep) / max(elapsed, 1e-9)), "packages": _versions(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
