@@ -42,6 +42,81 @@ class StrictLoader(_Base):
                 seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
+    # ---- a fast path for the plain documents a catalog holds (the generic constructor is most of load time)
+    _resolved: dict = {}
+
+    def resolve(self, kind, value, implicit):
+        # a plain scalar's implicit tag depends only on its text: remember it (keys repeat in every file)
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._resolved.get(value)
+            if tag is None:
+                if len(self._resolved) > 100_000:
+                    self._resolved.clear()
+                tag = self._resolved[value] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
+
+    def descend_resolver(self, current_node, current_index):
+        pass  # no path resolvers are registered on this loader
+
+    def ascend_resolver(self):
+        pass
+
+    def construct_document(self, node):
+        try:
+            data = _Fast(self).build(node)
+        except _Generic:  # merge keys, complex keys, recursive aliases: PyYAML's constructor handles them
+            return super().construct_document(node)
+        self.constructed_objects, self.recursive_objects = {}, {}
+        return data
+
+
+class _Generic(Exception):
+    pass
+
+
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+
+
+class _Fast:
+    """Builds str/list/dict trees directly from nodes, with the duplicate-key check; any other scalar tag goes
+    through the loader's own constructor, so the result is what the generic path would give."""
+
+    def __init__(self, loader):
+        self.loader, self.memo = loader, {}
+
+    def build(self, node):
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        got = self.memo.get(id(node))
+        if got is not None:
+            if got is _Generic:
+                raise _Generic
+            return got[0]
+        if tag == _SEQ:
+            self.memo[id(node)] = _Generic  # an alias to an ancestor
+            out = [self.build(c) for c in node.value]
+        elif tag == _MAP:
+            self.memo[id(node)] = _Generic
+            out, seen = {}, {}
+            for k, v in node.value:
+                if k.tag != _STR and not (isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"):
+                    raise _Generic
+                ident = (k.tag, k.value)
+                if ident in seen:
+                    raise DuplicateKey("while constructing a mapping", node.start_mark,
+                                       f"duplicate key {k.value!r} (first at line {seen[ident].line + 1})",
+                                       k.start_mark)
+                seen[ident] = k.start_mark
+                out[self.build(k)] = self.build(v)
+        elif isinstance(node, yaml.ScalarNode):
+            out = self.loader.construct_object(node, deep=True)
+        else:
+            raise _Generic
+        self.memo[id(node)] = (out,)
+        return out
+
 
 def rel(path: Path, root: Path | None) -> str:
     try:
