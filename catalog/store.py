@@ -218,7 +218,25 @@ def read_catalog(root: Path | str | None = None) -> RawCatalog:
 
     cache.save()
     _check_references(cat)
+    _check_same_paper_twice(cat)
     return cat
+
+
+def _check_same_paper_twice(cat: RawCatalog) -> None:
+    """Two paper entries with one arXiv id or DOI are one paper entered twice (curators work in parallel)."""
+    for field in ("arxiv", "doi"):
+        first: dict[str, Entry] = {}
+        for entry in cat.papers.values():
+            value = getattr(entry.record, field)
+            if not value:
+                continue
+            key = str(value).lower()
+            if key in first:
+                cat.problems.append(Problem(entry.file, yamlio.line_of(cat.root / entry.file, [field]), field,
+                                            f"{field} {value} is already the paper {first[key].record.id!r} "
+                                            f"({first[key].file}); one paper, one entry"))
+            else:
+                first[key] = entry
 
 
 def _check_references(cat: RawCatalog) -> None:

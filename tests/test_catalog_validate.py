@@ -58,6 +58,8 @@ def corrupt(root, rel, text):
          "papers/bad.yaml:1: id: id 'other' does not match the file name 'bad.yaml'"),
         ("papers/bad.txt", "hello", "papers/bad.txt: not a .yaml file"),
         ("papers/bad.yaml", "id: sam-2023\ntitle: T\nauthors: [A]\nyear: 2020\nurl: https://x.org\n", "duplicate id 'sam-2023'"),
+        ("papers/bad.yaml", "id: bad\ntitle: T\nauthors: [A]\nyear: 2023\narxiv: '2304.02643'\nurl: https://x.org\n",
+         "papers/sam-2023.yaml:5: arxiv: arxiv 2304.02643 is already the paper 'bad' (papers/bad.yaml); one paper"),
     ],
 )
 def test_each_problem_is_reported_with_file_line_and_field(mini_catalog, rel, text, expected):
