@@ -167,7 +167,7 @@ class Checkpoint(Strict):
     revision: Optional[Text] = Field(None, description="Pinned commit hash or tag.")
     url: Optional[Url] = None
     format: Optional[Format] = None
-    gated: bool = False
+    gated: Optional[bool] = Field(None, description="Access must be requested on the hub; unset = not stated in the source.")
     licence: Optional[Text] = None
     files: list[CheckpointFile] = Field(default_factory=list)
     preprocessing: Optional[Preprocessing] = None
