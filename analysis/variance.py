@@ -6,7 +6,8 @@ The ladder, applied per row, first rung that applies wins (``vi_source`` says wh
   3. ``hanley-mcneil`` for AUC with positives and negatives (Hanley & McNeil 1982)
   A reported SD, SE or CI of zero (a rounded spread) does not count as reported: the row falls through.
   4. ``imputed``: from the median coefficient of variation (SD/mean) of the rows that report an SD, as
-     (CV·value)²/n when n is known; otherwise, when nothing in the set allows a variance, every row gets the
+     (CV·value)²/n when n is known; otherwise the median of the variances the other rows of the set report
+     (rungs 1–3: "a typical precision"); and when nothing in the set allows a variance, every row gets the
      sample variance of the values (an equal-weight analysis; its pooled SE is the SE of the mean).
 Imputed rows are flagged so a sensitivity analysis can drop them.
 """
@@ -65,10 +66,12 @@ def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
             fill(missing & ~np.isnan(n) & (n > 0), (cv * y) ** 2 / np.where(n > 0, n, 1), "imputed")
         still = np.isnan(vi)
         if still.any():
-            pool = y[~np.isnan(y)]
-            fallback = float(np.var(pool, ddof=1)) if len(pool) > 1 else np.nan
-            if not (fallback > 0):
-                fallback = float(np.nanmedian(vi)) if (~np.isnan(vi)).any() else np.nan
+            known = ~np.isnan(vi) & (src != "imputed")
+            if known.any():  # others in the set report a precision: assume a typical one
+                fallback = float(np.median(vi[known]))
+            else:  # nothing does: equal weights, the spread of the values themselves
+                pool = y[~np.isnan(y)]
+                fallback = float(np.var(pool, ddof=1)) if len(pool) > 1 else np.nan
             fill(still, fallback, "imputed")
     vi = np.where(vi <= 0, np.nan, vi)
     out["vi"], out["vi_source"] = vi, src

@@ -30,3 +30,16 @@ def test_each_rung():
 def test_nothing_reported_means_equal_weights():
     out = derive_variances(pd.DataFrame({"metric": ["dice"] * 3, "value": [0.7, 0.8, 0.9]}))
     assert out.vi.tolist() == pytest.approx([0.01] * 3) and set(out.vi_source) == {"imputed"}
+
+
+def test_rows_without_n_next_to_rows_with_n_get_the_median_reported_variance():
+    """Mixed sets (n for some benchmarks only) impute a typical sampling variance, not the spread of the values."""
+    df = pd.DataFrame([
+        {"metric": "accuracy", "value": 0.5, "n": 100},    # 0.0025
+        {"metric": "accuracy", "value": 0.9, "n": 900},    # 0.0001
+        {"metric": "accuracy", "value": 0.8, "n": 400},    # 0.0004
+        {"metric": "accuracy", "value": 0.3},              # no n: median of the three
+    ])
+    out = derive_variances(df)
+    assert out.vi.tolist() == pytest.approx([0.0025, 0.0001, 0.0004, 0.0004])
+    assert out.vi_source.tolist() == ["binomial"] * 3 + ["imputed"]
