@@ -40,6 +40,7 @@ def _terms(*rows: tuple) -> dict[str, Term]:
 
 MODALITIES = _terms(
     ("ct", "CT", "computed tomography"),
+    ("cbct", "Cone-beam CT", "cone-beam ct"),
     ("mri", "MRI", "mr", "magnetic resonance"),
     ("x-ray", "X-ray", "xray", "cxr", "radiograph", "chest x-ray"),
     ("mammography", "Mammography", "mammo"),
@@ -51,6 +52,7 @@ MODALITIES = _terms(
     ("microscopy", "Microscopy", "cell microscopy"),
     ("fundus", "Fundus photography", "cfp", "colour fundus", "color fundus"),
     ("oct", "OCT", "optical coherence tomography"),
+    ("fluorescein-angiography", "Fluorescein angiography", "ffa", "fa"),
     ("dermoscopy", "Dermoscopy", "dermatology", "skin"),
     ("clinical-photo", "Clinical photograph"),
     ("endoscopy", "Endoscopy", "colonoscopy", "laparoscopy"),
@@ -76,6 +78,7 @@ TASKS = _terms(
     ("reconstruction", "Reconstruction", "denoising", "super-resolution", "enhancement"),
     ("regression", "Regression", "biomarker prediction"),
     ("tracking", "Tracking", "video object tracking"),
+    ("depth-estimation", "Depth estimation", "depth"),
     ("representation", "Representation learning", "feature extraction", "pretraining"),
 )
 
@@ -229,6 +232,9 @@ METRICS = _metrics(
     ("ssim", "SSIM", (), -1, 1, True, True),
     ("fid", "FID", (), 0, INF, False, False),
     ("mae", "Mean absolute error", (), 0, INF, False, False),
+    ("rmse", "Root mean squared error", (), 0, INF, False, False),
+    ("abs-rel", "Absolute relative error", ("absrel", "abs rel"), 0, INF, False, False),
+    ("panoptic-quality", "Panoptic quality", ("pq", "bpq", "mpq"), 0, 1, True, True),
 )
 
 
