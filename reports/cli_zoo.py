@@ -17,6 +17,8 @@ def register(sub) -> None:
     p.add_argument("--catalog", metavar="DIR")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--any-host", action="store_true", help="include checkpoints not on the Hugging Face hub")
+    p.add_argument("--verifiable", action="store_true",
+                   help="only checkpoints with a recipe that can re-run one of their reported results")
     p.set_defaults(handler=cmd_list)
     p = zs.add_parser("show", help="one zoo entry")
     p.add_argument("model")
@@ -52,6 +54,8 @@ def cmd_list(args) -> int:
     from fmreview.zoo.registry import registry_frame
 
     df = registry_frame(_cat(args), hub=None if args.any_host else "huggingface")
+    if args.verifiable:
+        df = df[df["recipes"].map(bool)].reset_index(drop=True)
     sys.stdout.write(render(df, args.format, ["model", "repo_id", "format", "gated", "sha256_pinned", "recipes"]))
     return 0
 

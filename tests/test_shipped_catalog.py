@@ -24,3 +24,17 @@ def test_every_result_model_and_dataset_says_where_it_was_read():
 
 def test_shipped_catalog_is_packaged_where_the_loader_looks():
     assert (default_root() / "README.md").exists()
+
+
+def test_zoo_list_verifiable_keeps_only_checkpoints_with_a_recipe(capsys):
+    import json
+
+    from fmreview.reports.cli import main
+
+    assert main(["zoo", "list", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert main(["zoo", "list", "--format", "json", "--verifiable"]) == 0
+    verifiable = json.loads(capsys.readouterr().out)
+    assert verifiable and all(x["recipes"] for x in verifiable)
+    assert sorted(x["model"] for x in verifiable) == sorted(x["model"] for x in listed if x["recipes"])
+    assert len(verifiable) < len(listed)

@@ -224,6 +224,10 @@ def test_verify_end_to_end(hub, tiny_vit, tmp_path, capsys):
     assert listed[0]["model"] in ("sam", "tinyvit")
     tv = next(x for x in listed if x["model"] == "tinyvit")
     assert tv["sha256_pinned"] is True and tv["recipes"] == ["linear-probe"]
+    assert main(["zoo", "list", "--catalog", str(cat), "--format", "json", "--verifiable"]) == 0
+    verifiable = json.loads(capsys.readouterr().out)
+    assert "tinyvit" in {x["model"] for x in verifiable}
+    assert all(x["recipes"] for x in verifiable)
 
 
 def test_verify_errors_are_clear(hub, tiny_vit, tmp_path, capsys):
