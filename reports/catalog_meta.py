@@ -47,13 +47,23 @@ CELL = ["dataset", "subset", "split"]
 
 
 def _cells(results: pd.DataFrame) -> dict[str, dict[tuple, tuple]]:
-    """model -> {(dataset, subset, split): (value, vi, vi_source)}, first row per cell; ``results`` carry vi."""
+    """model -> {(dataset, subset, split): (value, vi, vi_source)}; ``results`` carry vi.
+
+    A model with two different values in one cell was measured under conditions the catalog's fields do not
+    tell apart (1 vs 5 point prompts, two input sizes, with and without a preprocessing step): pairing either
+    one with another model's value would not be like for like, so the cell is left out for that model."""
     slim = results[["model", *CELL, "value", "vi", "vi_source"]].copy()
     for c in CELL:
         slim[c] = slim[c].fillna("")
     out: dict[str, dict[tuple, tuple]] = {}
+    ambiguous = set()
     for m, d, s, sp, v, vi, src in slim.itertuples(index=False, name=None):
-        out.setdefault(m, {}).setdefault((d, s, sp), (v, vi, src))
+        cells = out.setdefault(m, {})
+        got = cells.setdefault((d, s, sp), (v, vi, src))
+        if got[0] != v:
+            ambiguous.add((m, (d, s, sp)))
+    for m, cell in ambiguous:
+        del out[m][cell]
     return out
 
 

@@ -144,3 +144,32 @@ def test_comparison_set_orientation(tmp_path, source_paper):
         assert one.yi.tolist() == pytest.approx(s.data.yi.tolist())
         assert one.vi.tolist() == pytest.approx(s.data.vi.tolist())
         assert one.label.tolist() == s.data.label.tolist()
+
+
+def test_comparison_set_leaves_out_cells_a_model_reports_twice(tmp_path):
+    """Two different values for one model on one dataset under the same setting and prompt (e.g. 1 vs 5 point
+    prompts, two input sizes) cannot be paired like for like: that dataset drops out of the comparison; a
+    repeated identical value does not."""
+    from fmreview.catalog import load
+    from fmreview.reports.catalog_meta import _pairs, comparison_sets
+
+    root = _three_model_catalog(tmp_path, "sam-2023")
+    path = root / "results" / "cmp.yaml"
+    rows = ["- id: cmp-clip-ds0-larger-input", "  model: clip", "  dataset: ds0", "  task: segmentation",
+            "  metric: dice", "  value: 70", "  unit: percent", "  setting: zero-shot", "  prompt: box",
+            "  locator: Table 3",
+            "- id: cmp-clip-ds1-again", "  model: clip", "  dataset: ds1", "  task: segmentation",
+            "  metric: dice", "  value: 61", "  unit: percent", "  setting: zero-shot", "  prompt: box",
+            "  locator: Table 3"]
+    path.write_text(path.read_text() + "\n".join(rows) + "\n")
+    cat = load(root)
+    sets = {frozenset((s.model_a, s.model_b)): s for s in comparison_sets(cat)}
+    with_clip = [s for pair, s in sets.items() if "clip" in pair]
+    assert with_clip
+    for s in with_clip:
+        assert "ds0" not in set(s.data.dataset)
+        assert "ds1" in set(s.data.dataset)
+        assert s.k == 5
+    medsam_sam = sets[frozenset(("medsam", "sam"))]
+    assert "ds0" in set(medsam_sam.data.dataset) and medsam_sam.k == 6
+    assert "ds0" not in set(_pairs(cat.results, "sam", "clip").dataset)
