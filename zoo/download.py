@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,7 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
         raise DownloadError(f"weights hosted on {checkpoint.hub} cannot be downloaded by the zoo; download them "
                             "yourself and pass --checkpoint local-dir:PATH")
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     repo, rev = checkpoint.repo_id, checkpoint.revision
     endpoint = os.environ.get("HF_ENDPOINT") or None
@@ -83,15 +83,12 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
     for name in names:
         for attempt in range(1, retries + 1):
             try:
-                path = hf_hub_download(repo, name, revision=rev, cache_dir=cache_dir, token=token, endpoint=endpoint)
+                with _repo_errors(repo, rev):
+                    path = hf_hub_download(repo, name, revision=rev, cache_dir=cache_dir, token=token,
+                                           endpoint=endpoint)
                 break
-            except GatedRepoError:
-                raise DownloadError(f"{repo} is gated: request access at https://huggingface.co/{repo} and log in "
-                                    "(huggingface-cli login) or set HF_TOKEN") from None
-            except RepositoryNotFoundError:
-                raise DownloadError(f"{repo}: no such repository on the hub (or it is private: set HF_TOKEN)") from None
-            except RevisionNotFoundError:
-                raise DownloadError(f"{repo}: revision {rev!r} not found") from None
+            except DownloadError:
+                raise
             except LocalEntryNotFoundError:
                 raise DownloadError(f"{repo}/{name} is not in the local cache and the hub cannot be reached "
                                     "(HF_HUB_OFFLINE is set or there is no network)") from None
@@ -131,7 +128,6 @@ def choose_files(paths: list[str], fmt: str | None = None) -> list[str]:
 def _discover(repo: str, rev: str | None, fmt: str | None, *, token, endpoint, retries: int,
               cache_dir=None) -> list[str]:
     from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
     from huggingface_hub import constants
 
@@ -144,21 +140,34 @@ def _discover(repo: str, rev: str | None, fmt: str | None, *, token, endpoint, r
         return choose_files([str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()], fmt)
     for attempt in range(1, retries + 1):
         try:
-            paths = HfApi(endpoint=endpoint, token=token).list_repo_files(repo, revision=rev)
+            with _repo_errors(repo, rev):
+                paths = HfApi(endpoint=endpoint, token=token).list_repo_files(repo, revision=rev)
             break
-        except GatedRepoError:
-            raise DownloadError(f"{repo} is gated: request access at https://huggingface.co/{repo} and log in "
-                                "(huggingface-cli login) or set HF_TOKEN") from None
-        except RepositoryNotFoundError:
-            raise DownloadError(f"{repo}: no such repository on the hub (or it is private: set HF_TOKEN)") from None
-        except RevisionNotFoundError:
-            raise DownloadError(f"{repo}: revision {rev!r} not found") from None
+        except DownloadError:
+            raise
         except Exception as e:
             if attempt == retries:
                 raise DownloadError(f"{repo}: the catalog lists no files and the repository cannot be listed ({e}); "
                                     "pin the files in the catalog entry or pass --checkpoint local-dir:PATH") from None
             time.sleep(0.2 * 2 ** attempt)
     return choose_files(list(paths), fmt)
+
+
+@contextmanager
+def _repo_errors(repo: str, rev: str | None):
+    """The hub's answers about the repository itself (gated, unknown, no such revision) as clear errors; these
+    are final, not retried."""
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        yield
+    except GatedRepoError:
+        raise DownloadError(f"{repo} is gated: request access at https://huggingface.co/{repo} and log in "
+                            "(huggingface-cli login) or set HF_TOKEN") from None
+    except RepositoryNotFoundError:
+        raise DownloadError(f"{repo}: no such repository on the hub (or it is private: set HF_TOKEN)") from None
+    except RevisionNotFoundError:
+        raise DownloadError(f"{repo}: revision {rev!r} not found") from None
 
 
 def _check(path: Path, name: str, expected: str | None, *, discard: bool) -> str:
