@@ -12,7 +12,6 @@ References: Viechtbauer (2010), metafor ``escalc`` documentation; Hanley & McNei
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd

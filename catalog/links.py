@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from . import schema
-
 
 def _dump(rec) -> dict:
     return rec.model_dump(mode="json", exclude_none=True, exclude_defaults=False)

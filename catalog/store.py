@@ -224,16 +224,16 @@ def read_catalog(root: Path | str | None = None) -> RawCatalog:
 
 def _check_same_paper_twice(cat: RawCatalog) -> None:
     """Two paper entries with one arXiv id or DOI are one paper entered twice (curators work in parallel)."""
-    for field in ("arxiv", "doi"):
+    for attr in ("arxiv", "doi"):
         first: dict[str, Entry] = {}
         for entry in cat.papers.values():
-            value = getattr(entry.record, field)
+            value = getattr(entry.record, attr)
             if not value:
                 continue
             key = str(value).lower()
             if key in first:
-                cat.problems.append(Problem(entry.file, yamlio.line_of(cat.root / entry.file, [field]), field,
-                                            f"{field} {value} is already the paper {first[key].record.id!r} "
+                cat.problems.append(Problem(entry.file, yamlio.line_of(cat.root / entry.file, [attr]), attr,
+                                            f"{attr} {value} is already the paper {first[key].record.id!r} "
                                             f"({first[key].file}); one paper, one entry"))
             else:
                 first[key] = entry

@@ -190,7 +190,6 @@ def line_of(path: Path, loc: Iterable[Any]) -> int | None:
 
 def canonical_order(data: Any, model) -> Any:
     """Reorder mapping keys as the schema declares its fields (unknown keys last, as found)."""
-    from pydantic import BaseModel
 
     if not isinstance(data, dict):
         return data

@@ -8,7 +8,6 @@ import pytest
 from fmreview.catalog import CatalogError, load, validate
 from fmreview.reports.cli import main
 
-from conftest import write_catalog
 
 
 def problems_text(root):

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fmreview.analysis import rma
-from fmreview.analysis.errors import InputError
 from fmreview.reports.cli import main
 
 BCG = Path(__file__).parent / "data" / "metafor" / "bcg.csv"
