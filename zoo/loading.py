@@ -28,7 +28,7 @@ def load_state_dict(path: Path):
 def load_model(folder: Path, fmt: str | None, *, trust_remote_code: bool = False):
     """An eval-mode torch module from a checkpoint folder."""
     folder = Path(folder)
-    fmt = fmt or "transformers"
+    fmt = fmt or detect_format(folder)
     if fmt == "transformers":
         from transformers import AutoConfig, AutoModel
         from transformers.utils import logging as hf_logging
@@ -47,16 +47,112 @@ def load_model(folder: Path, fmt: str | None, *, trust_remote_code: bool = False
                                           trust_remote_code=trust_remote_code)
         return model.eval()
     if fmt == "open_clip":
-        try:
-            import open_clip  # noqa: F401
-        except ImportError:
-            raise LoadError("open_clip checkpoints need `pip install open_clip_torch`") from None
-        raise LoadError("open_clip checkpoints: load with open_clip.create_model_from_pretrained('hf-hub:REPO')")
+        return _open_clip(folder)
     if fmt == "timm":
-        try:
-            import timm  # noqa: F401
-        except ImportError:
-            raise LoadError("timm checkpoints need `pip install timm`") from None
-        raise LoadError("timm checkpoints: load with timm.create_model('hf-hub:REPO', pretrained=True)")
-    raise LoadError(f"no loader for format {fmt!r}: the zoo loads transformers checkpoints (open_clip and timm "
-                    "through their own libraries)")
+        return _timm(folder)
+    raise LoadError(f"no loader for format {fmt!r}: the zoo loads transformers, open_clip and timm checkpoints "
+                    "(a plain torch state dict carries no architecture to load it into)")
+
+
+def detect_format(folder: Path) -> str:
+    """The format of a checkpoint folder whose catalog entry does not state one, from the files the libraries
+    write: open_clip_config.json (open_clip); a config.json with ``architecture`` and no ``model_type`` (timm's
+    hub layout); anything else is tried as transformers."""
+    import json
+
+    folder = Path(folder)
+    if (folder / "open_clip_config.json").is_file():
+        return "open_clip"
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "transformers"
+    if isinstance(cfg, dict) and "architecture" in cfg and "model_type" not in cfg:
+        return "timm"
+    return "transformers"
+
+
+def _library(name: str, pip_name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise LoadError(f"{pip_name} checkpoints need `pip install {pip_name}` (it is not a dependency of "
+                        "fmreview)") from None
+
+
+class Adapter:
+    """A non-transformers model behind the interface the recipes use: ``get_image_features(pixel_values=…)``,
+    for CLIP-style models ``text_features(texts, device)``, ``config.image_size``, and the normalisation the
+    checkpoint was trained with in ``preprocessing`` (size, mean, std)."""
+
+    def __init__(self, module, *, size: int, mean, std, image_fn, text_fn=None):
+        from types import SimpleNamespace
+
+        self.module, self._image_fn, self._text_fn = module, image_fn, text_fn
+        self.config = SimpleNamespace(image_size=size)
+        self.preprocessing = {"size": size, "mean": tuple(mean), "std": tuple(std)}
+
+    def to(self, device):
+        self.module.to(device)
+        return self
+
+    def eval(self):
+        self.module.eval()
+        return self
+
+    def get_image_features(self, pixel_values):
+        return self._image_fn(pixel_values)
+
+    @property
+    def has_text(self) -> bool:
+        return self._text_fn is not None
+
+    def text_features(self, texts: list[str], device: str):
+        if self._text_fn is None:
+            raise LoadError("this checkpoint has no text encoder")
+        return self._text_fn(texts, device)
+
+
+def _size(value) -> int:
+    return int(value[-1] if isinstance(value, (tuple, list)) else value)
+
+
+def _open_clip(folder: Path) -> Adapter:
+    """open_clip's own loader on the folder (``local-dir:``: open_clip_config.json + weights; it reads
+    safetensors first and pickles with weights_only=True)."""
+    open_clip = _library("open_clip", "open_clip_torch")
+    try:
+        model = open_clip.create_model_from_pretrained(f"local-dir:{folder}", return_transform=False,
+                                                        weights_only=True)
+        tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+    except Exception as e:
+        raise LoadError(f"open_clip could not load {folder} ({type(e).__name__}: {e}); the folder needs "
+                        "open_clip_config.json and the weights, and open_clip_torch >= 3") from None
+    cfg = dict(getattr(model.visual, "preprocess_cfg", None) or {})
+    size = _size(cfg.get("size") or getattr(model.visual, "image_size", 224))
+    mean = cfg.get("mean") or (0.48145466, 0.4578275, 0.40821073)
+    std = cfg.get("std") or (0.26862954, 0.26130258, 0.27577711)
+
+    def text(texts, device):
+        return model.encode_text(tokenizer(texts).to(device))
+
+    return Adapter(model, size=size, mean=mean, std=std, image_fn=model.encode_image, text_fn=text).eval()
+
+
+def _timm(folder: Path) -> Adapter:
+    """timm's own loader on the folder (``local-dir:``: config.json + weights, safetensors first, pickles with
+    weights_only=True), with the classifier removed so the model returns its pooled features."""
+    timm = _library("timm", "timm")
+    try:
+        from timm.data import resolve_model_data_config
+
+        model = timm.create_model(f"local-dir:{folder}", pretrained=True, num_classes=0)
+        data = resolve_model_data_config(model)
+    except Exception as e:
+        raise LoadError(f"timm could not load {folder} ({type(e).__name__}: {e}); the folder needs config.json "
+                        "and the weights, and timm >= 1.0 (checkpoints whose card asks for extra create_model "
+                        "arguments are not supported)") from None
+    return Adapter(model, size=_size(data["input_size"]), mean=data["mean"], std=data["std"],
+                   image_fn=lambda x: model(x)).eval()

@@ -173,8 +173,12 @@ def zero_shot_classification(model, tokenizer, images: np.ndarray, classes: list
     with torch.inference_mode():
         text = []
         for c in classes:
-            tok = tokenizer([t.format(c) for t in templates], padding=True, return_tensors="pt").to(device)
-            e = model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok.get("attention_mask"))
+            prompts = [t.format(c) for t in templates]
+            if hasattr(model, "text_features"):  # an open_clip adapter brings its own tokenizer
+                e = model.text_features(prompts, device)
+            else:
+                tok = tokenizer(prompts, padding=True, return_tensors="pt").to(device)
+                e = model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok.get("attention_mask"))
             e = getattr(e, "pooler_output", e).float()
             e = torch.nn.functional.normalize(e, dim=-1).mean(0)
             text.append(torch.nn.functional.normalize(e, dim=-1))

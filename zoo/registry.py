@@ -14,17 +14,29 @@ import pandas as pd
 RECIPES = ("linear-probe", "knn", "zero-shot-classification", "promptable-segmentation")
 
 
-def recipe_for(result, family: str) -> str | None:
-    """Which recipe re-runs a reported result (None if no recipe fits)."""
+# what each recipe needs the zoo to load: an image encoder (transformers, open_clip, timm), CLIP-style image and
+# text towers (transformers, open_clip), a SAM-style promptable model (transformers). A plain torch state dict
+# carries no architecture, so nothing can be re-run from it.
+_LOADS = {
+    "linear-probe": {None, "transformers", "open_clip", "timm"},
+    "knn": {None, "transformers", "open_clip", "timm"},
+    "zero-shot-classification": {None, "transformers", "open_clip"},
+    "promptable-segmentation": {None, "transformers"},
+}
+
+
+def recipe_for(result, family: str, fmt: str | None = None) -> str | None:
+    """Which recipe re-runs a reported result with a checkpoint of format ``fmt`` (None if none fits)."""
+    recipe = None
     if result.setting == "linear-probe" and result.task == "classification":
-        return "linear-probe"
-    if result.setting == "knn" and result.task == "classification":
-        return "knn"
-    if result.setting == "zero-shot" and result.task == "classification" and family == "vision-language":
-        return "zero-shot-classification"
-    if result.task == "segmentation" and result.prompt == "box" and result.metric in ("dice", "nsd"):
-        return "promptable-segmentation"
-    return None
+        recipe = "linear-probe"
+    elif result.setting == "knn" and result.task == "classification":
+        recipe = "knn"
+    elif result.setting == "zero-shot" and result.task == "classification" and family == "vision-language":
+        recipe = "zero-shot-classification"
+    elif result.task == "segmentation" and result.prompt == "box" and result.metric in ("dice", "nsd"):
+        recipe = "promptable-segmentation"
+    return recipe if recipe and fmt in _LOADS[recipe] else None
 
 
 @dataclass
@@ -64,7 +76,7 @@ def registry(cat, *, hub: str | None = "huggingface") -> list[ZooEntry]:
         for c in m.checkpoints:
             if hub and c.hub != hub:
                 continue
-            rs = [(r.id, recipe_for(r, m.family)) for r in by_model.get(mid, [])]
+            rs = [(r.id, recipe_for(r, m.family, c.format)) for r in by_model.get(mid, [])]
             out.append(ZooEntry(mid, m.name, c, m.family, [(i, rc) for i, rc in rs if rc]))
     return out
 

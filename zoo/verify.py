@@ -45,18 +45,29 @@ class Plan:
     tolerance: float
 
 
-def plan(cat, model: str, result_id: str | None) -> Plan:
+def checkpoint_format(cat, model: str, local: bool) -> str | None:
+    """The format verify will load: the first listed checkpoint's for local weights (transformers when none is
+    listed), else the first Hugging Face checkpoint's (the one the zoo downloads)."""
+    listed = cat.raw.models[model].record.checkpoints
+    if local:
+        return listed[0].format if listed else "transformers"
+    hub = [c for c in listed if c.hub == "huggingface"]
+    return hub[0].format if hub else None
+
+
+def plan(cat, model: str, result_id: str | None, fmt: str | None = None) -> Plan:
     rows = [(r, e) for e in cat.raw.result_files for r in e.record.results if r.model == model]
     if result_id:
         rows = [(r, e) for r, e in rows if r.id == result_id]
         if not rows:
             raise VerifyError(f"no result {result_id!r} for model {model!r} in the catalog")
     family = cat.raw.models[model].record.family
-    usable = [(r, recipe_for(r, family)) for r, _ in rows]
+    usable = [(r, recipe_for(r, family, fmt)) for r, _ in rows]
     usable = [(r, rc) for r, rc in usable if rc]
     if not usable:
         raise VerifyError(f"no catalog result of {model!r} can be re-run by a zoo recipe"
-                          + (f" ({result_id})" if result_id else ""))
+                          + (f" ({result_id})" if result_id else "")
+                          + (f" from a {fmt} checkpoint" if fmt else ""))
     r, rc = usable[0]
     scale = 100.0 if r.unit == "percent" else 1.0
     tol = r.tolerance / scale if r.tolerance else DEFAULT_TOLERANCE
@@ -79,7 +90,7 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
            checkpoint=None, trust_remote_code: bool = False, records=None, n_boot: int = 1000, seed: int = 0,
            log=None) -> dict:
     log = log or (lambda s: None)
-    p = plan(cat, model, result_id)
+    p = plan(cat, model, result_id, checkpoint_format(cat, model, local=bool(checkpoint)))
     if p.recipe == "zero-shot-classification" and p.result.class_prompts is None:
         raise VerifyError(f"result {p.result.id} is zero-shot classification: the catalog entry needs class_prompts "
                           "(the classes in label order and the templates the source used)")
@@ -119,14 +130,20 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     from .recipes import features, knn, linear_probe
 
     pre = listed[0].preprocessing if listed else None
-    kw = {"mean": pre.mean, "std": pre.std or (0.5, 0.5, 0.5), "size": pre.image_size} if (pre and pre.mean) else {}
+    if pre and pre.mean:  # the catalog's preprocessing wins; else what the checkpoint itself declares
+        kw = {"mean": pre.mean, "std": pre.std or (0.5, 0.5, 0.5), "size": pre.image_size}
+    else:
+        kw = dict(getattr(net, "preprocessing", {}))
     if p.recipe == "zero-shot-classification":
-        from transformers import AutoTokenizer
-
         from .recipes import zero_shot_classification
 
         cp = p.result.class_prompts
-        tokenizer = AutoTokenizer.from_pretrained(got.path, trust_remote_code=trust_remote_code)
+        if hasattr(net, "text_features"):
+            tokenizer = None
+        else:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(got.path, trust_remote_code=trust_remote_code)
         prob = zero_shot_classification(net, tokenizer, test.images, cp.classes, cp.templates,
                                         batch_size=batch_size, device=dev, log=log, **kw)
         classes = np.arange(len(cp.classes))
