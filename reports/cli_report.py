@@ -7,6 +7,9 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="build the review report (Markdown + self-contained HTML, figures, tables)")
     p.add_argument("--out", default="report", metavar="DIR", help="output directory (default: report)")
     p.add_argument("--catalog", metavar="DIR", help="catalog directory (default: $FMREVIEW_CATALOG or the shipped one)")
+    p.add_argument("--since", type=int, metavar="YEAR", help="first year of the trend analysis")
+    p.add_argument("--until", type=int, metavar="YEAR", help="last year of the trend analysis (e.g. the last complete "
+                   "year of your search)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=cmd_report)
 
@@ -14,7 +17,7 @@ def register(sub) -> None:
 def cmd_report(args) -> int:
     from .report import build_report
 
-    out = build_report(args.out, catalog=args.catalog, quiet=args.quiet)
+    out = build_report(args.out, catalog=args.catalog, quiet=args.quiet, since=args.since, until=args.until)
     if not args.quiet:
         print(f"wrote {out / 'report.html'} and {out / 'report.md'}")
     return 0

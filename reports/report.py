@@ -28,6 +28,7 @@ from fmreview.catalog.stats import catalog_stats
 from fmreview.catalog.yamlio import write_atomic
 
 from .catalog_meta import comparison_sets
+from .cli import UserError
 from .meta_plots import forest, funnel
 from .plotting import PALETTE, plt, save
 
@@ -106,7 +107,23 @@ def _explode(df: pd.DataFrame, column: str) -> pd.DataFrame:
 # -------------------------------------------------------------------------------------------------- build
 
 
-def build_report(out_dir: Path | str, catalog=None, quiet: bool = False) -> Path:
+def _window(df: pd.DataFrame, since: int | None, until: int | None) -> pd.DataFrame:
+    year = df.year.astype("Int64")
+    keep = pd.Series(True, index=df.index)
+    if since is not None:
+        keep &= year >= since
+    if until is not None:
+        keep &= year <= until
+    return df[keep.fillna(False).astype(bool)]
+
+
+def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: int | None = None,
+                 until: int | None = None) -> Path:
+    """The whole review report. ``since``/``until`` bound the years of the trend analysis (a review's search
+    window; a year still being published would read as a decline); the evidence base and the pooled results
+    always use the whole catalog."""
+    if since is not None and until is not None and since > until:
+        raise UserError(f"--since {since} is after --until {until}")
     out = Path(out_dir)
     rep = Report(out, quiet)
     rep.log("loading the catalog")
@@ -126,6 +143,15 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False) -> Path
     # ---- trends
     rep.log("trend figures and statistics")
     b = rep.section("Trends in the literature")
+    all_models, all_papers = m, p
+    m, p = _window(m, since, until), _window(p, since, until)
+    years = m.year.dropna().astype(int)
+    if len(years):
+        span = str(years.min()) if years.min() == years.max() else f"{years.min()}–{years.max()}"
+        window = f"; window {since or '…'}–{until or '…'}" if since or until else ""
+        caveat = "" if until else (f" The last year, {years.max()}, may be incomplete (papers reach the catalog with "
+                                   "a delay); fmreview report --until YEAR ends the window at a complete year.")
+        b.append(("p", f"Trends cover {len(m)} of the {len(all_models)} models ({span}{window}).{caveat}"))
     fam = counts_by_year(m.year, m.family)
     fam = fam[[c for c in vocab.words("family") if c in fam.columns]]
     rep.figure(b, _stacked(fam, "Models per year by family", "Models", "family"), "models_per_year_by_family",
@@ -165,7 +191,7 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False) -> Path
                    "modality_task_map", "Number of models per modality × task (a model counts once in each cell it covers).")
 
     if len(r):
-        ry = r.merge(p[["id", "year"]].rename(columns={"id": "source_paper"}), on="source_paper", how="left")
+        ry = r.merge(p[["id", "year"]].rename(columns={"id": "source_paper"}), on="source_paper", how="inner")
         top = ry.dataset.value_counts().sort_index().sort_values(ascending=False, kind="stable").head(12).index
         use = pd.crosstab(ry[ry.dataset.isin(top)].dataset, ry[ry.dataset.isin(top)].year.astype("Int64"))
         use = use.loc[[t for t in top if t in use.index]]
@@ -198,6 +224,8 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False) -> Path
         adt = counts_by_year(ad.year, ad.adaptation)
         rep.figure(b, _stacked(adt, "Adaptation strategies per year", "Models", "adaptation"), "adaptation",
                    "How models were adapted from their base models (adapter, LoRA, full fine-tuning, …).")
+
+    m, p = all_models, all_papers
 
     # ---- pooled performance
     rep.log("comparison sets and meta-analysis")

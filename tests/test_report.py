@@ -69,6 +69,27 @@ def test_report_numbers(report_catalog, tmp_path):
     assert "## Pooled performance" in md and "figures/forest_set1.svg" in md
 
 
+def test_trend_window(report_catalog, tmp_path, capsys):
+    """--since/--until bound the trend analysis (a review's search window) and nothing else."""
+    out = tmp_path / "w"
+    assert main(["report", "--catalog", str(report_catalog), "--out", str(out), "--quiet",
+                 "--since", "2022", "--until", "2023"]) == 0
+    fam = pd.read_csv(out / "tables" / "models_per_year_by_family.csv")
+    assert fam.year.tolist() == [2023] and fam["vision-only"].tolist() == [1]
+    growth = pd.read_csv(out / "tables" / "growth.csv")
+    assert (growth.first_year >= 2022).all() and (growth.last_year <= 2023).all()
+    size = pd.read_csv(out / "tables" / "catalog_size.csv").set_index("entity")["count"]
+    whole = pd.read_csv(build(report_catalog, tmp_path / "all") / "tables" / "catalog_size.csv")
+    assert size.to_dict() == whole.set_index("entity")["count"].to_dict()  # the evidence base is the whole catalog
+    assert pd.read_csv(out / "tables" / "comparison_sets.csv").k.tolist() == [6]
+    assert "Trends cover 1 of the 3 models (2023; window 2022–2023)" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["report", "--catalog", str(report_catalog), "--out", str(tmp_path / "x"), "--quiet",
+                 "--since", "2024", "--until", "2022"]) == 1
+    assert "--since 2024 is after --until 2022" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_same_catalog_gives_byte_identical_files(report_catalog, tmp_path):
     a, b = build(report_catalog, tmp_path / "a"), build(report_catalog, tmp_path / "b")
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
