@@ -284,6 +284,8 @@ class Result(Strict):
     setting: Setting
     shots: Optional[Annotated[int, Field(gt=0)]] = Field(None, description="k for few-shot.")
     prompt: Prompt = "none"
+    prompt_count: Optional[Annotated[int, Field(gt=0)]] = Field(
+        None, description="Prompts given per object or image (1, 3, 5 points ...), where the source varies it.")
     n: Optional[Annotated[int, Field(gt=0)]] = Field(None, description="Test cases the value is computed on.")
     n_positive: Optional[Annotated[int, Field(ge=0)]] = None
     n_negative: Optional[Annotated[int, Field(ge=0)]] = None

@@ -150,6 +150,8 @@ PROMPTS = _terms(
     ("point+text", "Point and text"),
     ("box+text", "Box and text"),
     ("everything", "Everything / automatic", "auto"),
+    ("reference", "Reference image–mask pairs (in-context)", "in-context", "support set"),
+    ("not-stated", "Not stated by the source"),
 )
 
 DIMENSIONALITIES = _terms(("2d", "2D"), ("3d", "3D"), ("video", "Video"), ("2d+3d", "2D and 3D"))

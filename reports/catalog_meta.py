@@ -1,7 +1,7 @@
 """Questions asked of the catalog, answered with the meta-analysis engine.
 
 A *comparison set* is what review authors pool: two models evaluated under one protocol (same source, metric,
-setting and prompt) on several datasets. The effect per dataset is the difference A − B on the metric's
+setting, prompt and number of prompts) on several datasets. The effect per dataset is the difference A − B on the metric's
 fraction scale; its variance is the sum of the two values' variances from the missing-variance ladder
 (:mod:`fmreview.analysis.variance`), treating the two evaluations as independent (conservative when both
 share a test set).
@@ -19,7 +19,7 @@ from fmreview.catalog import load, vocab
 
 from .cli import UserError
 
-KEYS = ["source_paper", "metric", "setting", "prompt"]
+KEYS = ["source_paper", "metric", "setting", "prompt", "prompt_count"]
 SOURCE_RANK = {"sd": 0, "se": 0, "ci": 0, "binomial": 1, "hanley-mcneil": 1, "imputed": 2, "": 2}
 
 
@@ -29,6 +29,7 @@ class ComparisonSet:
     metric: str
     setting: str
     prompt: str
+    prompt_count: float  # NaN when the source does not vary it
     model_a: str
     model_b: str
     data: pd.DataFrame  # one row per dataset (and subset): yi, vi, vi_source, label, modality
@@ -40,7 +41,10 @@ class ComparisonSet:
     @property
     def title(self) -> str:
         m = vocab.label("metric", self.metric)
-        return f"{self.model_a} − {self.model_b}: {m}, {self.setting}, prompt {self.prompt} ({self.source_paper})"
+        prompt = self.prompt
+        if self.prompt_count == self.prompt_count and self.prompt_count is not None:  # not NaN
+            prompt = f"{int(self.prompt_count)} × {prompt}"
+        return f"{self.model_a} − {self.model_b}: {m}, {self.setting}, prompt {prompt} ({self.source_paper})"
 
 
 CELL = ["dataset", "subset", "split"]
@@ -129,12 +133,13 @@ def _with_modality(cat, data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
-def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, source=None, compare=None, model=None):
+def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, source=None,
+                  compare=None, model=None):
     """The effect-size frame behind ``fmreview meta --from-catalog``: (DataFrame with yi, vi, label; x label)."""
     if not metric:
         raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
     cat = load(catalog)
-    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, source=source)
+    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count, source=source)
     mname = vocab.label("metric", vocab.canonical("metric", metric) or metric)
     if compare:
         a, b = compare

@@ -232,11 +232,12 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     b = rep.section("Pooled performance")
     sets = comparison_sets(cat)
     overview = pd.DataFrame([{"set": i + 1, "source": s.source_paper, "metric": s.metric, "setting": s.setting,
-                              "prompt": s.prompt, "model_a": s.model_a, "model_b": s.model_b, "k": s.k,
+                              "prompt": s.prompt, "prompt_count": s.prompt_count, "model_a": s.model_a,
+                              "model_b": s.model_b, "k": s.k,
                               "imputed_variances": int((s.data.vi_source == "imputed").sum())}
                              for i, s in enumerate(sets)])
     b.append(("p", f"{len(sets)} comparison sets were found: two models evaluated under one protocol (same source, "
-                   "metric, setting and prompt) on at least 5 datasets. A dataset on which a model has two different "
+                   "metric, setting, prompt and number of prompts) on at least 5 datasets. A dataset on which a model has two different "
                    "values under that protocol (conditions the catalog does not tell apart, such as 1 vs 5 point "
                    "prompts or two input sizes) is left out of that model's comparisons. The effect is the difference "
                    "A − B on the metric's fraction scale; variances come from the reported SD/SE/CI, else binomial "

@@ -194,3 +194,29 @@ def test_comparison_set_leaves_out_cells_a_model_reports_twice(tmp_path):
     medsam_sam = sets[frozenset(("medsam", "sam"))]
     assert "ds0" in set(medsam_sam.data.dataset) and medsam_sam.k == 6
     assert "ds0" not in set(_pairs(cat.results, "sam", "clip").dataset)
+
+
+def test_comparison_sets_are_formed_per_prompt_count(tmp_path):
+    """1-point and 3-point results of the same pair are two comparison sets, not one ambiguous one; the query
+    filters by count."""
+    from fmreview.catalog import load
+    from fmreview.reports.catalog_meta import comparison_sets
+
+    root = _three_model_catalog(tmp_path, "sam-2023")
+    path = root / "results" / "cmp.yaml"
+    rows = []
+    for model, base in (("sam", 50), ("medsam", 60)):
+        for count in (1, 3):
+            for i in range(6):
+                rows += [f"- id: cmp-{model}-ds{i}-{count}pt", f"  model: {model}", f"  dataset: ds{i}",
+                         "  task: segmentation", "  metric: dice", f"  value: {base + 5 * count + i}", "  unit: percent",
+                         "  setting: zero-shot", "  prompt: point", f"  prompt_count: {count}", "  locator: Table 4"]
+    path.write_text(path.read_text() + "\n".join(rows) + "\n")
+    cat = load(root)
+    point = [s for s in comparison_sets(cat) if s.prompt == "point"]
+    assert sorted(int(s.prompt_count) for s in point) == [1, 3]
+    for s in point:
+        assert (s.model_a, s.model_b, s.k) == ("medsam", "sam", 6)
+        assert s.data.yi.round(6).tolist() == [0.1] * 6
+        assert f"prompt {int(s.prompt_count)} × point" in s.title
+    assert len(cat.results_where(prompt="point", prompt_count=3)) == 12
