@@ -35,7 +35,7 @@ PAPER_COLUMNS = ["id", "title", "authors", "year", "venue", "arxiv", "doi", "url
 RESULT_COLUMNS = [
     "id", "model", "dataset", "subset", "task", "metric", "value", "value_reported", "unit", "split", "setting",
     "shots", "prompt", "prompt_count", "n", "n_positive", "n_negative", "sd", "se", "ci_low", "ci_high", "ci_level",
-    "locator", "source_paper", "source_url", "reported_by", "tolerance", "note", "file",
+    "locator", "source_paper", "source_url", "source_document", "reported_by", "tolerance", "note", "file",
 ]
 
 
@@ -106,6 +106,7 @@ def result_rows(rf: schema.ResultFile, file: str) -> Iterable[dict[str, Any]]:
             "ci_low": norm(u.ci_low) if u else None, "ci_high": norm(u.ci_high) if u else None,
             "ci_level": (u.ci_level or 0.95) if (u and u.ci_low is not None) else None,
             "locator": r.locator, "source_paper": src.paper, "source_url": r.url or src.url,
+            "source_document": src.url,
             "reported_by": src.reported_by, "tolerance": r.tolerance, "note": r.note, "file": file,
         }
 

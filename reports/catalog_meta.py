@@ -1,7 +1,9 @@
 """Questions asked of the catalog, answered with the meta-analysis engine.
 
-A *comparison set* is what review authors pool: two models evaluated under one protocol (same source, metric,
-setting, prompt and number of prompts) on several datasets. The effect per dataset is the difference A − B on the metric's
+A *comparison set* is what review authors pool: two models evaluated under one protocol (same source document,
+metric, setting, prompt and number of prompts) on several datasets. Two documents of one paper (a table and its
+later revision under another protocol) are two protocols; results split across files by who reported them
+(``reported_by``) but read from one document stay one. The effect per dataset is the difference A − B on the metric's
 fraction scale; its variance is the sum of the two values' variances from the missing-variance ladder
 (:mod:`fmreview.analysis.variance`), treating the two evaluations as independent (conservative when both
 share a test set).
@@ -19,13 +21,14 @@ from fmreview.catalog import load, vocab
 
 from .cli import UserError
 
-KEYS = ["source_paper", "metric", "setting", "prompt", "prompt_count"]
+KEYS = ["source_paper", "source_document", "metric", "setting", "prompt", "prompt_count"]
 SOURCE_RANK = {"sd": 0, "se": 0, "ci": 0, "binomial": 1, "hanley-mcneil": 1, "imputed": 2, "": 2}
 
 
 @dataclass
 class ComparisonSet:
     source_paper: str
+    source_document: str  # the URL read: one table, one protocol
     metric: str
     setting: str
     prompt: str

@@ -220,3 +220,23 @@ def test_comparison_sets_are_formed_per_prompt_count(tmp_path):
         assert s.data.yi.round(6).tolist() == [0.1] * 6
         assert f"prompt {int(s.prompt_count)} × point" in s.title
     assert len(cat.results_where(prompt="point", prompt_count=3)) == 12
+
+
+def test_two_documents_of_one_paper_are_two_protocols(tmp_path):
+    """A later revision of a source's table (another URL) does not make the first table's cells ambiguous."""
+    from fmreview.catalog import load
+    from fmreview.reports.catalog_meta import comparison_sets
+
+    root = _three_model_catalog(tmp_path, "sam-2023")
+    rows = ["source:", "  paper: sam-2023", "  url: https://example.org/revised-table", "  reported_by: self",
+            "results:"]
+    for model, base in (("sam", 40), ("medsam", 45)):
+        for i in range(6):
+            rows += [f"- id: rev-{model}-ds{i}", f"  model: {model}", f"  dataset: ds{i}", "  task: segmentation",
+                     "  metric: dice", f"  value: {base + i}", "  unit: percent", "  setting: zero-shot",
+                     "  prompt: box", "  locator: Table 2 (revised)"]
+    (root / "results" / "revised.yaml").write_text("\n".join(rows) + "\n")
+    sets = [s for s in comparison_sets(load(root)) if {s.model_a, s.model_b} == {"medsam", "sam"}]
+    assert sorted((s.source_document.endswith("revised-table"), s.k) for s in sets) == [(False, 6), (True, 6)]
+    revised = next(s for s in sets if s.source_document.endswith("revised-table"))
+    assert revised.data.yi.round(6).tolist() == [0.05] * 6
