@@ -34,7 +34,6 @@ def load_model(folder: Path, fmt: str | None, *, trust_remote_code: bool = False
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()  # load reports go to the record, not the terminal
-
         try:
             config = AutoConfig.from_pretrained(folder, trust_remote_code=trust_remote_code)
         except ValueError as e:
@@ -43,8 +42,14 @@ def load_model(folder: Path, fmt: str | None, *, trust_remote_code: bool = False
                                 "its authors") from None
             raise
         has_st = any(folder.glob("*.safetensors"))
-        model = AutoModel.from_pretrained(folder, config=config, use_safetensors=has_st,
-                                          trust_remote_code=trust_remote_code)
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a bar for reading local weights is noise; downloads keep theirs
+        try:
+            model = AutoModel.from_pretrained(folder, config=config, use_safetensors=has_st,
+                                              trust_remote_code=trust_remote_code)
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         return model.eval()
     if fmt == "open_clip":
         return _open_clip(folder)
