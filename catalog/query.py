@@ -34,8 +34,8 @@ DATASET_COLUMNS = [
 PAPER_COLUMNS = ["id", "title", "authors", "year", "venue", "arxiv", "doi", "url", "kind", "file"]
 RESULT_COLUMNS = [
     "id", "model", "dataset", "subset", "task", "metric", "value", "value_reported", "unit", "split", "setting",
-    "shots", "prompt", "prompt_count", "n", "n_positive", "n_negative", "sd", "se", "ci_low", "ci_high", "ci_level",
-    "locator", "source_paper", "source_url", "source_document", "reported_by", "tolerance", "note", "file",
+    "shots", "prompt", "prompt_count", "condition", "n", "n_positive", "n_negative", "sd", "se", "ci_low", "ci_high",
+    "ci_level", "locator", "source_paper", "source_url", "source_document", "reported_by", "tolerance", "note", "file",
 ]
 
 
@@ -100,7 +100,7 @@ def result_rows(rf: schema.ResultFile, file: str) -> Iterable[dict[str, Any]]:
             "id": r.id, "model": r.model, "dataset": r.dataset, "subset": r.subset, "task": r.task,
             "metric": r.metric, "value": norm(r.value), "value_reported": r.value, "unit": r.unit,
             "split": r.split, "setting": r.setting, "shots": r.shots, "prompt": r.prompt,
-            "prompt_count": r.prompt_count, "n": r.n,
+            "prompt_count": r.prompt_count, "condition": r.condition, "n": r.n,
             "n_positive": r.n_positive, "n_negative": r.n_negative,
             "sd": norm(u.sd) if u else None, "se": norm(u.se) if u else None,
             "ci_low": norm(u.ci_low) if u else None, "ci_high": norm(u.ci_high) if u else None,
@@ -196,7 +196,8 @@ class Catalog:
         return df[mask].reset_index(drop=True)
 
     def results_where(self, *, model=None, dataset=None, metric=None, setting=None, task=None, prompt=None,
-                      prompt_count=None, source=None, reported_by=None, modality=None) -> pd.DataFrame:
+                      prompt_count=None, condition=None, source=None, reported_by=None,
+                      modality=None) -> pd.DataFrame:
         df = self.results
         mask = pd.Series(True, index=df.index)
         mask &= _in(df, "model", model)
@@ -208,6 +209,8 @@ class Catalog:
         mask &= _word_mask(df, "prompt", "prompt", prompt)
         if prompt_count is not None:
             mask &= df["prompt_count"] == int(prompt_count)
+        if condition is not None:
+            mask &= df["condition"].fillna("") == condition
         mask &= _word_mask(df, "reported_by", "reported_by", reported_by)
         if modality:
             mods = set(vocab.resolve_many("modality", _as_list(modality)))

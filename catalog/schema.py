@@ -286,6 +286,10 @@ class Result(Strict):
     prompt: Prompt = "none"
     prompt_count: Optional[Annotated[int, Field(gt=0)]] = Field(
         None, description="Prompts given per object or image (1, 3, 5 points ...), where the source varies it.")
+    condition: Optional[Text] = Field(
+        None, description="What else sets this number apart from others of the same model, dataset, setting and "
+        "prompt in its source, as the source names it: 'input 256×256', 'CLIP-Adapter', 'overlap=0.7', "
+        "'released weights'.")
     n: Optional[Annotated[int, Field(gt=0)]] = Field(None, description="Test cases the value is computed on.")
     n_positive: Optional[Annotated[int, Field(ge=0)]] = None
     n_negative: Optional[Annotated[int, Field(ge=0)]] = None

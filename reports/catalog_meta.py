@@ -1,12 +1,12 @@
 """Questions asked of the catalog, answered with the meta-analysis engine.
 
 A *comparison set* is what review authors pool: two models evaluated under one protocol (same source document,
-metric, setting, prompt and number of prompts) on several datasets. Two documents of one paper (a table and its
-later revision under another protocol) are two protocols; results split across files by who reported them
-(``reported_by``) but read from one document stay one. The effect per dataset is the difference A − B on the metric's
-fraction scale; its variance is the sum of the two values' variances from the missing-variance ladder
-(:mod:`fmreview.analysis.variance`), treating the two evaluations as independent (conservative when both
-share a test set).
+metric, setting, prompt, number of prompts and condition) on several datasets. Two documents of one paper (a
+table and its later revision under another protocol) are two protocols; results split across files by who
+reported them (``reported_by``) but read from one document stay one. The effect per dataset is the difference
+A − B on the metric's fraction scale; its variance is the sum of the two values' variances from the
+missing-variance ladder (:mod:`fmreview.analysis.variance`), treating the two evaluations as independent
+(conservative when both share a test set).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from fmreview.catalog import load, vocab
 
 from .cli import UserError
 
-KEYS = ["source_paper", "source_document", "metric", "setting", "prompt", "prompt_count"]
+KEYS = ["source_paper", "source_document", "metric", "setting", "prompt", "prompt_count", "condition"]
 SOURCE_RANK = {"sd": 0, "se": 0, "ci": 0, "binomial": 1, "hanley-mcneil": 1, "imputed": 2, "": 2}
 
 
@@ -33,6 +33,7 @@ class ComparisonSet:
     setting: str
     prompt: str
     prompt_count: float  # NaN when the source does not vary it
+    condition: object  # str, or NaN when the source names none
     model_a: str
     model_b: str
     data: pd.DataFrame  # one row per dataset (and subset): yi, vi, vi_source, label, modality
@@ -47,7 +48,8 @@ class ComparisonSet:
         prompt = self.prompt
         if self.prompt_count == self.prompt_count and self.prompt_count is not None:  # not NaN
             prompt = f"{int(self.prompt_count)} × {prompt}"
-        return f"{self.model_a} − {self.model_b}: {m}, {self.setting}, prompt {prompt} ({self.source_paper})"
+        cond = f", {self.condition}" if isinstance(self.condition, str) and self.condition else ""
+        return f"{self.model_a} − {self.model_b}: {m}, {self.setting}, prompt {prompt}{cond} ({self.source_paper})"
 
 
 CELL = ["dataset", "subset", "split"]
@@ -136,13 +138,14 @@ def _with_modality(cat, data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
-def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, source=None,
-                  compare=None, model=None):
+def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
+                  source=None, compare=None, model=None):
     """The effect-size frame behind ``fmreview meta --from-catalog``: (DataFrame with yi, vi, label; x label)."""
     if not metric:
         raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
     cat = load(catalog)
-    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count, source=source)
+    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
+                            condition=condition, source=source)
     mname = vocab.label("metric", vocab.canonical("metric", metric) or metric)
     if compare:
         a, b = compare

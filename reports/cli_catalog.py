@@ -94,6 +94,7 @@ def register(sub) -> None:
     p.add_argument("--task")
     p.add_argument("--prompt", help="box | point | text | none …")
     p.add_argument("--prompt-count", type=int, metavar="N", help="results with N prompts (e.g. 3 points)")
+    p.add_argument("--condition", metavar="TEXT", help="results under this condition (e.g. 'input 256×256')")
     p.add_argument("--source", help="source paper id(s)")
     p.add_argument("--modality", help="modality of the dataset")
     p.add_argument("--verified", action="store_true",
@@ -202,7 +203,8 @@ def cmd_papers(args) -> int:
 def cmd_results(args) -> int:
     cat = _load(args)
     df = cat.results_where(model=args.model, dataset=args.dataset, metric=args.metric, setting=args.setting,
-                           task=args.task, prompt=args.prompt, prompt_count=args.prompt_count, source=args.source,
+                           task=args.task, prompt=args.prompt, prompt_count=args.prompt_count,
+                           condition=args.condition, source=args.source,
                            modality=args.modality)
     if args.verified:
         from fmreview.zoo.records import load_records

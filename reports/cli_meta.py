@@ -51,6 +51,8 @@ def register(sub) -> None:
     p.add_argument("--setting", help="with --from-catalog: e.g. zero-shot")
     p.add_argument("--prompt", help="with --from-catalog: e.g. box")
     p.add_argument("--prompt-count", type=int, metavar="N", help="with --from-catalog: results with N prompts")
+    p.add_argument("--condition", metavar="TEXT", help="with --from-catalog: results under this condition, as the "
+                   "catalog names it (e.g. 'input 256×256')")
     p.add_argument("--source", help="with --from-catalog: source paper id")
     p.add_argument("--compare", nargs=2, metavar=("MODEL_A", "MODEL_B"),
                    help="with --from-catalog: effect = A − B on each dataset both were evaluated on")
@@ -213,7 +215,8 @@ def cmd_meta(args) -> int:
         from .catalog_meta import catalog_frame
 
         df, xlabel = catalog_frame(catalog=args.catalog, metric=args.metric, setting=args.setting,
-                                   prompt=args.prompt, prompt_count=args.prompt_count, source=args.source,
+                                   prompt=args.prompt, prompt_count=args.prompt_count, condition=args.condition,
+                                   source=args.source,
                                    compare=args.compare, model=args.model)
         yi, vi, label = "yi", "vi", "label"
     else:

@@ -232,20 +232,19 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     b = rep.section("Pooled performance")
     sets = comparison_sets(cat)
     overview = pd.DataFrame([{"set": i + 1, "source": s.source_paper, "metric": s.metric, "setting": s.setting,
-                              "prompt": s.prompt, "prompt_count": s.prompt_count, "model_a": s.model_a,
-                              "model_b": s.model_b, "k": s.k,
+                              "prompt": s.prompt, "prompt_count": s.prompt_count, "condition": s.condition,
+                              "model_a": s.model_a, "model_b": s.model_b, "k": s.k,
                               "imputed_variances": int((s.data.vi_source == "imputed").sum())}
                              for i, s in enumerate(sets)])
     b.append(("p", f"{len(sets)} comparison sets were found: two models evaluated under one protocol (same source "
-                   "document, metric, setting, prompt and number of prompts) on at least 5 datasets. A dataset on "
-                   "which a model has two different values under that protocol (conditions the catalog does not tell "
-                   "apart, such as two input sizes) is left out of that model's comparisons. The effect is the "
-                   "difference A − B on the metric's fraction scale; variances come from the reported SD/SE/CI, else "
-                   "binomial from n for proportion metrics, else Hanley–McNeil for AUC, else imputed (median CV, else "
-                   "the median variance the set reports, or equal weights when no source gives any). Pooling: random "
-                   "effects, REML, z-test; Egger's test and trim-and-fill for small-study effects; a subgroup split by "
-                   "the dataset's modality; and, where any variance was imputed, the same model without the imputed "
-                   "rows."))
+                   "document, metric, setting, prompt, number of prompts and condition) on at least 5 datasets. A "
+                   "dataset on which a model has two different values under that protocol (a condition the catalog "
+                   "does not name) is left out of that model's comparisons. The effect is the difference A − B on "
+                   "the metric's fraction scale; variances come from the reported SD/SE/CI, else binomial from n for "
+                   "proportion metrics, else Hanley–McNeil for AUC, else imputed (median CV, else the median variance "
+                   "the set reports, or equal weights when no source gives any). Pooling: random effects, REML, "
+                   "z-test; Egger's test and trim-and-fill for small-study effects; a subgroup split by the dataset's "
+                   "modality; and, where any variance was imputed, the same model without the imputed rows."))
     if len(overview):
         rep.table(b, overview, "comparison_sets", "Comparison sets found in the catalog")
     pooled = []

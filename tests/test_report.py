@@ -240,3 +240,28 @@ def test_two_documents_of_one_paper_are_two_protocols(tmp_path):
     assert sorted((s.source_document.endswith("revised-table"), s.k) for s in sets) == [(False, 6), (True, 6)]
     revised = next(s for s in sets if s.source_document.endswith("revised-table"))
     assert revised.data.yi.round(6).tolist() == [0.05] * 6
+
+
+def test_comparison_sets_are_formed_per_condition(tmp_path):
+    """Results the source reports under named conditions (here two adaptation heads) pair condition with
+    condition; the query filters by condition."""
+    from fmreview.catalog import load
+    from fmreview.reports.catalog_meta import comparison_sets
+
+    root = _three_model_catalog(tmp_path, "sam-2023")
+    path = root / "results" / "cmp.yaml"
+    rows = []
+    for model, base in (("sam", 50), ("medsam", 58)):
+        for cond, shift in (("CLIP-Adapter", 0), ("Tip-Adapter", 10)):
+            for i in range(6):
+                rows += [f"- id: cmp-{model}-ds{i}-{cond.lower()}", f"  model: {model}", f"  dataset: ds{i}",
+                         "  task: segmentation", "  metric: dice", f"  value: {base + shift + i}", "  unit: percent",
+                         "  setting: adapter", "  prompt: box", f"  condition: {cond}", "  locator: Table 5"]
+    path.write_text(path.read_text() + "\n".join(rows) + "\n")
+    cat = load(root)
+    adapter = [s for s in comparison_sets(cat) if s.setting == "adapter"]
+    assert sorted(s.condition for s in adapter) == ["CLIP-Adapter", "Tip-Adapter"]
+    for s in adapter:
+        assert (s.model_a, s.model_b, s.k) == ("medsam", "sam", 6)
+        assert s.data.yi.round(6).tolist() == [0.08] * 6 and s.title.endswith(f", {s.condition} (sam-2023)")
+    assert len(cat.results_where(condition="Tip-Adapter")) == 12
