@@ -24,6 +24,7 @@ STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 150,
     "savefig.bbox": "tight",
+    "figure.max_open_warning": 0,  # the report holds its figures until it writes them all at once
 }
 plt.rcParams.update(STYLE)
 

@@ -90,13 +90,39 @@ def test_trend_window(report_catalog, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-def test_same_catalog_gives_byte_identical_files(report_catalog, tmp_path):
-    a, b = build(report_catalog, tmp_path / "a"), build(report_catalog, tmp_path / "b")
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_same_catalog_gives_byte_identical_files(report_catalog, tmp_path, monkeypatch, workers):
+    """Built twice, and with the figures written here or by worker processes: the same bytes."""
+    a = build(report_catalog, tmp_path / "a")
+    monkeypatch.setenv("FMREVIEW_WORKERS", workers)
+    b = build(report_catalog, tmp_path / "b")
     files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     assert len(files) > 20
     assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     for f in files:
         assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_figures_a_worker_fails_to_write_are_written_here(report_catalog, tmp_path, monkeypatch):
+    import os
+
+    import fmreview.reports.report as report
+
+    parent, real = os.getpid(), report.save
+
+    def flaky(fig, path):
+        if os.getpid() != parent:
+            raise RuntimeError("a worker dies")
+        return real(fig, path)
+
+    good = build(report_catalog, tmp_path / "good")
+    monkeypatch.setattr(report, "save", flaky)
+    monkeypatch.setenv("FMREVIEW_WORKERS", "2")
+    out = build(report_catalog, tmp_path / "flaky")
+    figures = sorted(p.name for p in (good / "figures").iterdir())
+    assert figures == sorted(p.name for p in (out / "figures").iterdir()) and len(figures) > 10
+    for name in figures:
+        assert (out / "figures" / name).read_bytes() == (good / "figures" / name).read_bytes(), name
 
 
 def test_report_renders_in_headless_chromium(report_catalog, tmp_path):
