@@ -215,7 +215,12 @@ def cmd_results(args) -> int:
         sys.stdout.write(render(df, args.format, ["id", "model", "dataset", "metric", "value", "reproduced",
                                                   "verdict", "locator"]))
         return 0
-    return _emit(df, "results", args.format)
+    cols = list(TABLE_COLUMNS["results"])
+    for extra in ("condition", "prompt_count"):  # shown in the table only when some listed result has one
+        if df[extra].notna().any():
+            cols.insert(cols.index("prompt") + 1, extra)
+    sys.stdout.write(render(df, args.format, cols))
+    return 0
 
 
 def cmd_show(args) -> int:

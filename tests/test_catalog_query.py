@@ -76,6 +76,22 @@ def test_cli_results_datasets_papers(mini_catalog, capsys):
     assert code == 0 and "sam-2023" in out and "clip-2021" not in out
 
 
+def test_cli_results_table_shows_conditions_only_when_listed(mini_catalog, capsys):
+    code, out, _ = run(capsys, "results", "--catalog", str(mini_catalog), "--metric", "dice")
+    assert code == 0 and "condition" not in out.splitlines()[0] and "prompt_count" not in out.splitlines()[0]
+    path = mini_catalog / "results" / "medsam-2024.yaml"
+    text = path.read_text().replace("- id: r-sam-btcv\n", "- id: r-sam-btcv\n  condition: input 1024×1024\n  prompt_count: 1\n")
+    assert "condition: input" in text
+    path.write_text(text)
+    code, out, _ = run(capsys, "results", "--catalog", str(mini_catalog), "--metric", "dice")
+    header = out.splitlines()[0].split()
+    assert code == 0 and header[header.index("prompt") + 1: header.index("prompt") + 3] == ["prompt_count", "condition"]
+    assert "input 1024×1024" in out
+    code, out, _ = run(capsys, "results", "--catalog", str(mini_catalog), "--condition", "input 1024×1024",
+                       "--format", "json")
+    assert [r["id"] for r in json.loads(out)] == ["r-sam-btcv"]
+
+
 def test_cli_bad_filter_is_a_clean_error(mini_catalog, capsys):
     code, out, err = run(capsys, "models", "--catalog", str(mini_catalog), "--modality", "sonar")
     assert code == 1 and "unknown modality 'sonar'" in err and "Traceback" not in err
