@@ -170,6 +170,18 @@ def _three_model_catalog(tmp_path, source_paper):
     return write_catalog(tmp_path / "catalog", extra={k: textwrap.dedent(v) for k, v in extra.items()})
 
 
+def _dice_rows(id_prefix: str, model: str, values, **fields) -> list[str]:
+    """YAML lines of one result per dataset ds0, ds1, ... (segmentation, Dice in percent, zero-shot, box unless
+    ``fields`` say otherwise)."""
+    base = {"task": "segmentation", "metric": "dice", "unit": "percent", "setting": "zero-shot", "prompt": "box",
+            "locator": "Table 2"} | fields
+    rows = []
+    for i, v in enumerate(values):
+        rows += [f"- id: {id_prefix}-{model}-ds{i}", f"  model: {model}", f"  dataset: ds{i}", f"  value: {v}"]
+        rows += [f"  {k}: {val}" for k, val in base.items()]
+    return rows
+
+
 @pytest.mark.parametrize("source_paper", ["sam-2023", "clip-2021", "medsam-2024"])
 def test_comparison_set_orientation(tmp_path, source_paper):
     """Adapted model first when one is based on the other; otherwise the source's own model first; the effects
@@ -233,10 +245,8 @@ def test_comparison_sets_are_formed_per_prompt_count(tmp_path):
     rows = []
     for model, base in (("sam", 50), ("medsam", 60)):
         for count in (1, 3):
-            for i in range(6):
-                rows += [f"- id: cmp-{model}-ds{i}-{count}pt", f"  model: {model}", f"  dataset: ds{i}",
-                         "  task: segmentation", "  metric: dice", f"  value: {base + 5 * count + i}", "  unit: percent",
-                         "  setting: zero-shot", "  prompt: point", f"  prompt_count: {count}", "  locator: Table 4"]
+            rows += _dice_rows(f"cmp-{count}pt", model, [base + 5 * count + i for i in range(6)], prompt="point",
+                               prompt_count=count, locator="Table 4")
     path.write_text(path.read_text() + "\n".join(rows) + "\n")
     cat = load(root)
     point = [s for s in comparison_sets(cat) if s.prompt == "point"]
@@ -257,10 +267,7 @@ def test_two_documents_of_one_paper_are_two_protocols(tmp_path):
     rows = ["source:", "  paper: sam-2023", "  url: https://example.org/revised-table", "  reported_by: self",
             "results:"]
     for model, base in (("sam", 40), ("medsam", 45)):
-        for i in range(6):
-            rows += [f"- id: rev-{model}-ds{i}", f"  model: {model}", f"  dataset: ds{i}", "  task: segmentation",
-                     "  metric: dice", f"  value: {base + i}", "  unit: percent", "  setting: zero-shot",
-                     "  prompt: box", "  locator: Table 2 (revised)"]
+        rows += _dice_rows("rev", model, [base + i for i in range(6)], locator="Table 2 (revised)")
     (root / "results" / "revised.yaml").write_text("\n".join(rows) + "\n")
     sets = [s for s in comparison_sets(load(root)) if {s.model_a, s.model_b} == {"medsam", "sam"}]
     assert sorted((s.source_document.endswith("revised-table"), s.k) for s in sets) == [(False, 6), (True, 6)]
@@ -279,10 +286,8 @@ def test_comparison_sets_are_formed_per_condition(tmp_path):
     rows = []
     for model, base in (("sam", 50), ("medsam", 58)):
         for cond, shift in (("CLIP-Adapter", 0), ("Tip-Adapter", 10)):
-            for i in range(6):
-                rows += [f"- id: cmp-{model}-ds{i}-{cond.lower()}", f"  model: {model}", f"  dataset: ds{i}",
-                         "  task: segmentation", "  metric: dice", f"  value: {base + shift + i}", "  unit: percent",
-                         "  setting: adapter", "  prompt: box", f"  condition: {cond}", "  locator: Table 5"]
+            rows += _dice_rows(f"cmp-{cond.lower()}", model, [base + shift + i for i in range(6)], setting="adapter",
+                               condition=cond, locator="Table 5")
     path.write_text(path.read_text() + "\n".join(rows) + "\n")
     cat = load(root)
     adapter = [s for s in comparison_sets(cat) if s.setting == "adapter"]
