@@ -81,23 +81,17 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
                           cache_dir=cache_dir)
     sums, folder, commit = {}, None, rev
     for name in names:
-        for attempt in range(1, retries + 1):
+        def download(name=name):
             try:
-                with _repo_errors(repo, rev):
-                    path = hf_hub_download(repo, name, revision=rev, cache_dir=cache_dir, token=token,
-                                           endpoint=endpoint)
-                break
-            except DownloadError:
-                raise
+                return hf_hub_download(repo, name, revision=rev, cache_dir=cache_dir, token=token, endpoint=endpoint)
             except LocalEntryNotFoundError:
                 raise DownloadError(f"{repo}/{name} is not in the local cache and the hub cannot be reached "
                                     "(HF_HUB_OFFLINE is set or there is no network)") from None
             except EntryNotFoundError:
                 raise DownloadError(f"{repo}@{rev or 'main'}: no file {name!r}") from None
-            except Exception as e:  # transport errors (HfHubHTTPError, httpx protocol errors, OSError): retry
-                if attempt == retries:
-                    raise DownloadError(f"{repo}/{name}: download failed after {retries} attempts ({e})") from None
-                time.sleep(0.2 * 2 ** attempt)
+
+        path = _with_retries(download, repo, rev, retries,
+                             lambda e: f"{repo}/{name}: download failed after {retries} attempts ({e})")
         sums[name] = _check(Path(path), name, pinned.get(name), discard=True)
         folder = Path(path).parent if "/" not in name else Path(path).parents[name.count("/")]
         commit = Path(path).parent.name if "snapshots" in str(path) else commit
@@ -138,19 +132,28 @@ def _discover(repo: str, rev: str | None, fmt: str | None, *, token, endpoint, r
             raise DownloadError(f"{repo}: the catalog lists no files, HF_HUB_OFFLINE is set and nothing of it is in "
                                 "the local cache") from None
         return choose_files([str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()], fmt)
+    paths = _with_retries(lambda: HfApi(endpoint=endpoint, token=token).list_repo_files(repo, revision=rev),
+                          repo, rev, retries,
+                          lambda e: f"{repo}: the catalog lists no files and the repository cannot be listed ({e}); "
+                                    "pin the files in the catalog entry or pass --checkpoint local-dir:PATH")
+    return choose_files(list(paths), fmt)
+
+
+def _with_retries(call, repo: str, rev: str | None, retries: int, failed):
+    """``call()`` with the hub's final answers (gated, unknown repository or revision, and any DownloadError the
+    call raises itself) passed on at once, and anything else (transport errors: HfHubHTTPError, httpx protocol
+    errors, OSError) retried with exponential back-off; after the last attempt, DownloadError(failed(error))."""
     for attempt in range(1, retries + 1):
         try:
             with _repo_errors(repo, rev):
-                paths = HfApi(endpoint=endpoint, token=token).list_repo_files(repo, revision=rev)
-            break
+                return call()
         except DownloadError:
             raise
         except Exception as e:
             if attempt == retries:
-                raise DownloadError(f"{repo}: the catalog lists no files and the repository cannot be listed ({e}); "
-                                    "pin the files in the catalog entry or pass --checkpoint local-dir:PATH") from None
+                raise DownloadError(failed(e)) from None
             time.sleep(0.2 * 2 ** attempt)
-    return choose_files(list(paths), fmt)
+    raise DownloadError(f"{repo}: retries must be at least 1")
 
 
 @contextmanager
