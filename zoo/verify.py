@@ -45,14 +45,18 @@ class Plan:
     tolerance: float
 
 
-def checkpoint_format(cat, model: str, local: bool) -> str | None:
-    """The format verify will load: the first listed checkpoint's for local weights (transformers when none is
-    listed), else the first Hugging Face checkpoint's (the one the zoo downloads)."""
-    listed = cat.raw.models[model].record.checkpoints
+def _checkpoint(cat, model: str, local: bool):
+    """The checkpoint verify works with: for weights the user has, the first one the catalog lists (a
+    transformers one when none is listed); else the zoo entry's (None when the model has none on the hub)."""
     if local:
-        return listed[0].format if listed else "transformers"
-    hub = [c for c in listed if c.hub == "huggingface"]
-    return hub[0].format if hub else None
+        from fmreview.catalog.schema import Checkpoint
+
+        listed = cat.raw.models[model].record.checkpoints
+        return listed[0] if listed else Checkpoint(hub="other", url="https://localhost/", format="transformers")
+    try:
+        return zoo_entry(cat, model).checkpoint
+    except LookupError:
+        return None
 
 
 def plan(cat, model: str, result_id: str | None, fmt: str | None = None) -> Plan:
@@ -90,32 +94,28 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
            checkpoint=None, trust_remote_code: bool = False, records=None, n_boot: int = 1000, seed: int = 0,
            log=None) -> dict:
     log = log or (lambda s: None)
-    p = plan(cat, model, result_id, checkpoint_format(cat, model, local=bool(checkpoint)))
+    ck = _checkpoint(cat, model, local=bool(checkpoint))
+    p = plan(cat, model, result_id, ck.format if ck else None)
     if p.recipe == "zero-shot-classification" and p.result.class_prompts is None:
         raise VerifyError(f"result {p.result.id} is zero-shot classification: the catalog entry needs class_prompts "
                           "(the classes in label order and the templates the source used)")
     if data is None:
         raise VerifyError(f"--data is required: point it at {p.result.dataset} in a supported layout "
                           "(MedMNIST .npz, images + labels.csv, NIfTI imagesTr/labelsTr)")
-    listed = cat.raw.models[model].record.checkpoints
     if checkpoint:
-        from fmreview.catalog.schema import Checkpoint
-
-        ck = listed[0] if listed else Checkpoint(hub="other", url="https://localhost/", format="transformers")
         got = fetch(ck, local=checkpoint)
-        fmt = ck.format
     else:
-        e = zoo_entry(cat, model)
-        log(f"fetching {e.repo_id}@{e.checkpoint.revision or 'main'}")
-        got = fetch(e.checkpoint)
-        fmt = e.checkpoint.format
+        if ck is None:
+            zoo_entry(cat, model)  # says why the model has nothing to download
+        log(f"fetching {ck.repo_id}@{ck.revision or 'main'}")
+        got = fetch(ck)
         if not got.pinned:
-            log(f"the catalog pins no sha256 for {e.repo_id}: verifying the files the repository holds now "
+            log(f"the catalog pins no sha256 for {ck.repo_id}: verifying the files the repository holds now "
                 f"(revision {got.revision}); their sha256 go into the record. To pin them, add to the entry's "
                 "checkpoint: files: " + "; ".join(f"{{path: {k}, sha256: {v}}}" for k, v in sorted(got.sha256.items())))
     dev = pick_device(device)
     log(f"loading the model on {dev}")
-    net = load_model(got.path, fmt, trust_remote_code=trust_remote_code)
+    net = load_model(got.path, ck.format, trust_remote_code=trust_remote_code)
     if p.recipe == "promptable-segmentation":
         return _verify_segmentation(p, cat, model, net, got, data, dev, batch_size, limit, records, n_boot, seed, log)
     if p.recipe == "zero-shot-classification":
@@ -129,6 +129,7 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     t0 = time.perf_counter()
     from .recipes import features, knn, linear_probe
 
+    listed = cat.raw.models[model].record.checkpoints
     pre = listed[0].preprocessing if listed else None
     if pre and pre.mean:  # the catalog's preprocessing wins; else what the checkpoint itself declares
         kw = {"mean": pre.mean, "std": pre.std or (0.5, 0.5, 0.5), "size": pre.image_size}
