@@ -45,10 +45,8 @@ class ComparisonSet:
     @property
     def title(self) -> str:
         m = vocab.label("metric", self.metric)
-        prompt = self.prompt
-        if self.prompt_count == self.prompt_count and self.prompt_count is not None:  # not NaN
-            prompt = f"{int(self.prompt_count)} × {prompt}"
-        cond = f", {self.condition}" if isinstance(self.condition, str) and self.condition else ""
+        prompt = f"{int(self.prompt_count)} × {self.prompt}" if pd.notna(self.prompt_count) else self.prompt
+        cond = f", {self.condition}" if pd.notna(self.condition) and self.condition else ""
         return f"{self.model_a} − {self.model_b}: {m}, {self.setting}, prompt {prompt}{cond} ({self.source_paper})"
 
 
@@ -58,9 +56,9 @@ CELL = ["dataset", "subset", "split"]
 def _cells(results: pd.DataFrame) -> dict[str, dict[tuple, tuple]]:
     """model -> {(dataset, subset, split): (value, vi, vi_source)}; ``results`` carry vi.
 
-    A model with two different values in one cell was measured under conditions the catalog's fields do not
-    tell apart (1 vs 5 point prompts, two input sizes, with and without a preprocessing step): pairing either
-    one with another model's value would not be like for like, so the cell is left out for that model."""
+    Two different values for one model in one cell mean a condition the result's fields (prompt_count,
+    condition) do not name: pairing either with another model's value would not be like for like, so the
+    cell is left out for that model."""
     slim = results[["model", *CELL, "value", "vi", "vi_source"]].copy()
     for c in CELL:
         slim[c] = slim[c].fillna("")

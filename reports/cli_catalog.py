@@ -175,8 +175,13 @@ TABLE_COLUMNS = {
 }
 
 
-def _emit(df, kind: str, fmt: str) -> int:
-    sys.stdout.write(render(df, fmt, TABLE_COLUMNS[kind]))
+def _emit(df, kind: str, fmt: str, optional: tuple[str, ...] = ()) -> int:
+    """Print a listing; ``optional`` columns join the table (after prompt) only when some row has a value."""
+    cols = list(TABLE_COLUMNS[kind])
+    for extra in reversed(optional):
+        if df[extra].notna().any():
+            cols.insert(cols.index("prompt") + 1, extra)
+    sys.stdout.write(render(df, fmt, cols))
     return 0
 
 
@@ -204,8 +209,7 @@ def cmd_results(args) -> int:
     cat = _load(args)
     df = cat.results_where(model=args.model, dataset=args.dataset, metric=args.metric, setting=args.setting,
                            task=args.task, prompt=args.prompt, prompt_count=args.prompt_count,
-                           condition=args.condition, source=args.source,
-                           modality=args.modality)
+                           condition=args.condition, source=args.source, modality=args.modality)
     if args.verified:
         from fmreview.zoo.records import load_records
 
@@ -215,12 +219,7 @@ def cmd_results(args) -> int:
         sys.stdout.write(render(df, args.format, ["id", "model", "dataset", "metric", "value", "reproduced",
                                                   "verdict", "locator"]))
         return 0
-    cols = list(TABLE_COLUMNS["results"])
-    for extra in ("condition", "prompt_count"):  # shown in the table only when some listed result has one
-        if df[extra].notna().any():
-            cols.insert(cols.index("prompt") + 1, extra)
-    sys.stdout.write(render(df, args.format, cols))
-    return 0
+    return _emit(df, "results", args.format, optional=("prompt_count", "condition"))
 
 
 def cmd_show(args) -> int:

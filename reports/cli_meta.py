@@ -216,8 +216,7 @@ def cmd_meta(args) -> int:
 
         df, xlabel = catalog_frame(catalog=args.catalog, metric=args.metric, setting=args.setting,
                                    prompt=args.prompt, prompt_count=args.prompt_count, condition=args.condition,
-                                   source=args.source,
-                                   compare=args.compare, model=args.model)
+                                   source=args.source, compare=args.compare, model=args.model)
         yi, vi, label = "yi", "vi", "label"
     else:
         if not args.file:
