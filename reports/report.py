@@ -167,34 +167,13 @@ def _window(df: pd.DataFrame, since: int | None, until: int | None) -> pd.DataFr
     return df[keep.fillna(False).astype(bool)]
 
 
-def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: int | None = None,
-                 until: int | None = None) -> Path:
-    """The whole review report. ``since``/``until`` bound the years of the trend analysis (a review's search
-    window; a year still being published would read as a decline); the evidence base and the pooled results
-    always use the whole catalog."""
-    if since is not None and until is not None and since > until:
-        raise UserError(f"--since {since} is after --until {until}")
-    out = Path(out_dir)
-    rep = Report(out, quiet)
-    rep.log("loading the catalog")
-    cat = load(catalog)
-    m, p, d, r = cat.models, cat.papers, cat.datasets, cat.results
-    stats_ = catalog_stats(cat)
-
-    # ---- size
-    b = rep.section("The evidence base")
-    size = pd.DataFrame([{"entity": k, "count": v} for k, v in stats_["entities"].items()])
-    b.append(("p", f"The catalog holds {len(p)} papers, {len(m)} models, {len(d)} datasets and {len(r)} reported "
-                   f"results read from {stats_['entities']['result_sources']} sources. "
-                   f"{100 * stats_['results_share_with_n']:.0f}% of results state the number of test cases and "
-                   f"{100 * stats_['results_share_with_uncertainty']:.0f}% an SD, SE or CI."))
-    rep.table(b, size, "catalog_size", "Catalog size")
-
-    # ---- trends
+def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: pd.DataFrame,
+            since: int | None, until: int | None) -> None:
+    """The trend section: figures and statistics over the models and papers of the window (the whole catalog
+    when since/until are not given)."""
     rep.log("trend figures and statistics")
     b = rep.section("Trends in the literature")
-    all_models, all_papers = m, p
-    m, p = _window(m, since, until), _window(p, since, until)
+    m, p = _window(all_models, since, until), _window(all_papers, since, until)
     years = m.year.dropna().astype(int)
     if len(years):
         span = str(years.min()) if years.min() == years.max() else f"{years.min()}–{years.max()}"
@@ -275,7 +254,32 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
         rep.figure(b, _stacked(adt, "Adaptation strategies per year", "Models", "adaptation"), "adaptation",
                    "How models were adapted from their base models (adapter, LoRA, full fine-tuning, …).")
 
-    m, p = all_models, all_papers
+
+def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: int | None = None,
+                 until: int | None = None) -> Path:
+    """The whole review report. ``since``/``until`` bound the years of the trend analysis (a review's search
+    window; a year still being published would read as a decline); the evidence base and the pooled results
+    always use the whole catalog."""
+    if since is not None and until is not None and since > until:
+        raise UserError(f"--since {since} is after --until {until}")
+    out = Path(out_dir)
+    rep = Report(out, quiet)
+    rep.log("loading the catalog")
+    cat = load(catalog)
+    m, p, d, r = cat.models, cat.papers, cat.datasets, cat.results
+    stats_ = catalog_stats(cat)
+
+    # ---- size
+    b = rep.section("The evidence base")
+    size = pd.DataFrame([{"entity": k, "count": v} for k, v in stats_["entities"].items()])
+    b.append(("p", f"The catalog holds {len(p)} papers, {len(m)} models, {len(d)} datasets and {len(r)} reported "
+                   f"results read from {stats_['entities']['result_sources']} sources. "
+                   f"{100 * stats_['results_share_with_n']:.0f}% of results state the number of test cases and "
+                   f"{100 * stats_['results_share_with_uncertainty']:.0f}% an SD, SE or CI."))
+    rep.table(b, size, "catalog_size", "Catalog size")
+
+    # ---- trends
+    _trends(rep, m, p, r, since, until)
 
     # ---- pooled performance
     rep.log("comparison sets and meta-analysis")
