@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,37 +139,29 @@ def _discover(repo: str, rev: str | None, fmt: str | None, *, token, endpoint, r
 
 
 def _with_retries(call, repo: str, rev: str | None, retries: int, failed):
-    """``call()`` with the hub's final answers (gated, unknown repository or revision, and any DownloadError the
-    call raises itself) passed on at once, and anything else (transport errors: HfHubHTTPError, httpx protocol
-    errors, OSError) retried with exponential back-off; after the last attempt, DownloadError(failed(error))."""
+    """``call()``, with the hub's final answers about the repository (gated, unknown, no such revision) and any
+    DownloadError the call raises itself passed on at once, and anything else (transport errors: HfHubHTTPError,
+    httpx protocol errors, OSError) retried with exponential back-off; after the last attempt,
+    DownloadError(failed(error))."""
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
     for attempt in range(1, retries + 1):
         try:
-            with _repo_errors(repo, rev):
-                return call()
+            return call()
         except DownloadError:
             raise
+        except GatedRepoError:
+            raise DownloadError(f"{repo} is gated: request access at https://huggingface.co/{repo} and log in "
+                                "(huggingface-cli login) or set HF_TOKEN") from None
+        except RepositoryNotFoundError:
+            raise DownloadError(f"{repo}: no such repository on the hub (or it is private: set HF_TOKEN)") from None
+        except RevisionNotFoundError:
+            raise DownloadError(f"{repo}: revision {rev!r} not found") from None
         except Exception as e:
             if attempt == retries:
                 raise DownloadError(failed(e)) from None
             time.sleep(0.2 * 2 ** attempt)
     raise DownloadError(f"{repo}: retries must be at least 1")
-
-
-@contextmanager
-def _repo_errors(repo: str, rev: str | None):
-    """The hub's answers about the repository itself (gated, unknown, no such revision) as clear errors; these
-    are final, not retried."""
-    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
-
-    try:
-        yield
-    except GatedRepoError:
-        raise DownloadError(f"{repo} is gated: request access at https://huggingface.co/{repo} and log in "
-                            "(huggingface-cli login) or set HF_TOKEN") from None
-    except RepositoryNotFoundError:
-        raise DownloadError(f"{repo}: no such repository on the hub (or it is private: set HF_TOKEN)") from None
-    except RevisionNotFoundError:
-        raise DownloadError(f"{repo}: revision {rev!r} not found") from None
 
 
 def _check(path: Path, name: str, expected: str | None, *, discard: bool) -> str:
