@@ -247,14 +247,38 @@ def write_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the platform allows (os.umask can only be read by
+    setting it, which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside the target, then rename it over the target (atomic on POSIX)."""
+    """Write to a temporary file beside the target, fsync it, then rename it over the target (atomic on POSIX).
+
+    mkstemp creates its file 0600; the result gets the mode a plain ``open(path, "w")`` would give a new file,
+    0666 & ~umask (0644 under umask 022), so others can read what the tool writes when the user's umask says so."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if not hasattr(os, "fchmod"):  # pragma: no cover - Windows: only the read-only bit exists
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -262,3 +286,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
