@@ -179,6 +179,11 @@ def _labels(df: pd.DataFrame, col: str) -> None:
         raise InputError(f"row(s) {_rows(rows)}, column {col}: empty label; every row needs a {col}")
 
 
+def _shown(v) -> str:
+    """A cell as the user wrote it: text quoted, numbers plain (not numpy's np.float64(inf))."""
+    return repr(str(v)) if isinstance(v, str) else str(v)
+
+
 def _rows(rows: list[int], most: int = 10) -> str:
     shown = ", ".join(map(str, rows[:most]))
     return shown + (f" and {len(rows) - most} more" if len(rows) > most else "")
@@ -201,13 +206,13 @@ def _matrix(data: pd.DataFrame, block: str, treatment: str, value: str) -> tuple
     if bad.any():
         rows = np.flatnonzero(bad)
         raise InputError(f"row(s) {_rows((rows + 1).tolist())}, column {value}: expected a finite number, got "
-                         f"{df[value].iloc[rows[0]]!r}; drop or fill these rows (a block missing a treatment is "
+                         f"{_shown(df[value].iloc[rows[0]])}; drop or fill these rows (a block missing a treatment is "
                          f"dropped from the comparison automatically)")
     df = df.assign(**{value: y})
     dup = df.duplicated([block, treatment], keep=False).to_numpy()
     if dup.any():
         groups = df[dup].groupby([block, treatment], sort=False).groups
-        named = [f"({block} {b!r}, {treatment} {t!r}) in rows {', '.join(str(i + 1) for i in idx)}"
+        named = [f"({block} {_shown(b)}, {treatment} {_shown(t)}) in rows {', '.join(str(i + 1) for i in idx)}"
                  for (b, t), idx in list(groups.items())[:10]]
         more = f" and {len(groups) - 10} more" if len(groups) > 10 else ""
         raise InputError(f"{len(groups)} duplicate (block, treatment) pair(s): {'; '.join(named)}{more}; keep one "
@@ -215,13 +220,13 @@ def _matrix(data: pd.DataFrame, block: str, treatment: str, value: str) -> tuple
     treatments = pd.unique(df[treatment])
     if len(treatments) < 2:
         raise InputError(f"need at least 2 treatments in column {treatment!r} to compare, found "
-                         f"{len(treatments)}: {', '.join(map(repr, treatments))}")
+                         f"{len(treatments)}: {', '.join(map(_shown, treatments))}")
     wide = df.pivot(index=block, columns=treatment, values=value)
     wide = wide.reindex(index=pd.unique(df[block]), columns=treatments)  # input order, not pivot's sorted order
     complete = wide.notna().all(axis=1).to_numpy()
     dropped = wide.index[~complete].tolist()
     if complete.sum() < 2:
-        lacking = [f"{b!r} lacks {', '.join(map(repr, wide.columns[wide.loc[b].isna().to_numpy()]))}"
+        lacking = [f"{_shown(b)} lacks {', '.join(map(_shown, wide.columns[wide.loc[b].isna().to_numpy()]))}"
                    for b in dropped[:5]]
         raise InputError(f"need at least 2 complete blocks (a {block} with a {value} for every one of the "
                          f"{len(treatments)} treatments), found {int(complete.sum())} of {len(wide)}"
