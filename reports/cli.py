@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-AREAS = ("cli_catalog", "cli_meta", "cli_report", "cli_zoo")
+AREAS = ("cli_catalog", "cli_meta", "cli_rank", "cli_report", "cli_zoo")
 
 
 class UserError(Exception):
