@@ -37,7 +37,7 @@ PAIR_COLUMNS = ("a", "b", "mean_rank_diff", "nemenyi_pval", "wilcoxon_stat", "wi
 
 
 def nemenyi_q(k: int, alpha: float = 0.05) -> float:
-    """Nemenyi's critical value q_α for k treatments: Q₁₋α(k, ∞)/√2 (Demšar 2006, Table 5a; 2.343 for k = 3)."""
+    """Nemenyi's critical value q_α for k treatments: Q₁₋α(k, ∞)/√2 ≈ 2.3437 for k = 3 (Demšar 2006, Table 5a)."""
     if k < 2:
         raise InputError(f"the Nemenyi test needs at least 2 treatments, got k = {k}")
     if not 0 < alpha < 1:

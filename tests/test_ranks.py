@@ -193,7 +193,7 @@ def test_result_dict_is_json_ready_with_the_contract_keys():
     ("block,treatment,value\nd1,A,0.5\n,B,0.6\n", r"row\(s\) 2, column block: empty label"),
     ("block,treatment,value\nd1,A,0.5\nd1,B,0.5\nd2,A,0.7\nd2,B,0.7\n", r"same value: nothing to rank"),
 ])
-def test_bad_input_is_named(tmp_path, rows, message):
+def test_bad_input_is_named(rows, message):
     data = pd.read_csv(pd.io.common.StringIO(rows))
     with pytest.raises(InputError, match=message):
         rank_comparison(data)
