@@ -1,7 +1,8 @@
 """fmreview.catalog: the curated data and everything that reads, checks and queries it."""
 
 from .errors import CatalogError, Problem
-from .query import Catalog, load
-from .store import default_root, read_catalog, validate
+from .query import Catalog, UnknownIdError, check_ids, load
+from .store import check, default_root, read_catalog, validate
 
-__all__ = ["Catalog", "CatalogError", "Problem", "default_root", "load", "read_catalog", "validate"]
+__all__ = ["Catalog", "CatalogError", "Problem", "UnknownIdError", "check", "check_ids", "default_root", "load",
+           "read_catalog", "validate"]

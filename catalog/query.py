@@ -6,7 +6,14 @@
 
 List-valued fields (modalities, tasks, …) are Python lists in object columns. In ``results``, ``value`` and
 the uncertainty columns are normalised to fractions for proportion metrics; ``value_reported`` and ``unit``
-keep what the source printed.
+keep what the source printed. A result's ``modality`` and ``anatomy`` are its own (set on the result, read from
+its source row) or, when its dataset has exactly one, the dataset's; a result on a dataset of several modalities
+with none of its own has none, and matches no modality filter. (Paired non-image modalities, such as the reports
+of a chest X-ray dataset, do not count: see ``vocab.PAIRED_MODALITIES``.) ``aggregate`` (the kind: mean, median …)
+and ``aggregate_over`` mark a result that combines others of its source; ``doubt`` says why a value may be wrong.
+
+Every function that takes ids from a user checks them first with :func:`check_ids`, so a misspelt id is an
+error with a suggestion, not an empty answer.
 """
 
 from __future__ import annotations
@@ -33,10 +40,13 @@ DATASET_COLUMNS = [
 ]
 PAPER_COLUMNS = ["id", "title", "authors", "year", "venue", "arxiv", "doi", "url", "kind", "file"]
 RESULT_COLUMNS = [
-    "id", "model", "dataset", "subset", "task", "metric", "value", "value_reported", "unit", "split", "setting",
-    "shots", "prompt", "prompt_count", "condition", "n", "n_positive", "n_negative", "sd", "se", "ci_low", "ci_high",
-    "ci_level", "locator", "source_paper", "source_url", "source_document", "reported_by", "tolerance", "note", "file",
+    "id", "model", "dataset", "subset", "modality", "anatomy", "task", "metric", "value", "value_reported", "unit",
+    "split", "setting", "shots", "prompt", "prompt_count", "condition", "aggregate", "aggregate_over", "doubt", "n",
+    "n_positive", "n_negative", "sd", "se", "ci_low", "ci_high", "ci_level", "locator", "source_paper", "source_url",
+    "source_document", "reported_by", "tolerance", "note", "file",
 ]
+ID_KINDS = {"model": "models", "dataset": "datasets", "paper": "papers", "source": "papers", "result": "results",
+            "entry": None}
 
 
 def _first_source(rec) -> tuple[str | None, str | None]:
@@ -97,10 +107,12 @@ def result_rows(rf: schema.ResultFile, file: str) -> Iterable[dict[str, Any]]:
             return None if x is None else round(x / scale, 12)
 
         yield {
-            "id": r.id, "model": r.model, "dataset": r.dataset, "subset": r.subset, "task": r.task,
-            "metric": r.metric, "value": norm(r.value), "value_reported": r.value, "unit": r.unit,
+            "id": r.id, "model": r.model, "dataset": r.dataset, "subset": r.subset, "modality": r.modality,
+            "anatomy": r.anatomy, "task": r.task, "metric": r.metric, "value": norm(r.value), "value_reported": r.value, "unit": r.unit,
             "split": r.split, "setting": r.setting, "shots": r.shots, "prompt": r.prompt,
-            "prompt_count": r.prompt_count, "condition": r.condition, "n": r.n,
+            "prompt_count": r.prompt_count, "condition": r.condition,
+            "aggregate": r.aggregate.kind if r.aggregate else None,
+            "aggregate_over": r.aggregate.over if r.aggregate else None, "doubt": r.doubt, "n": r.n,
             "n_positive": r.n_positive, "n_negative": r.n_negative,
             "sd": norm(u.sd) if u else None, "se": norm(u.se) if u else None,
             "ci_low": norm(u.ci_low) if u else None, "ci_high": norm(u.ci_high) if u else None,
@@ -155,7 +167,29 @@ class Catalog:
     @cached_property
     def results(self) -> pd.DataFrame:
         rows = [row for e in self.raw.result_files for row in result_rows(e.record, e.file)]
+        only_modality, only_anatomy = {}, {}
+        for id_, e in self.raw.datasets.items():
+            images = [m for m in e.record.modalities if m not in vocab.PAIRED_MODALITIES] or list(e.record.modalities)
+            only_modality[id_] = images[0] if len(images) == 1 else None
+            only_anatomy[id_] = e.record.anatomy[0] if len(e.record.anatomy) == 1 else None
+        for row in rows:
+            if row["modality"] is None:
+                row["modality"] = only_modality.get(row["dataset"])
+            if row["anatomy"] is None:
+                row["anatomy"] = only_anatomy.get(row["dataset"])
         return _frame(rows, RESULT_COLUMNS)
+
+    # ---- ids
+    def ids(self, kind: str) -> list[str]:
+        """Every id of one kind: model, dataset, paper (or source), result, or entry (any)."""
+        if kind not in ID_KINDS:
+            raise ValueError(f"unknown id kind {kind!r}; expected one of: {', '.join(ID_KINDS)}")
+        store = ID_KINDS[kind]
+        if store == "results":
+            return [r.id for e in self.raw.result_files for r in e.record.results]
+        if store is None:
+            return [*self.raw.models, *self.raw.datasets, *self.raw.papers, *self.ids("result")]
+        return list(getattr(self.raw, store))
 
     # ---- filters
     def models_where(self, *, modality=None, task=None, family=None, band=None, model_group=None, since=None,
@@ -196,8 +230,20 @@ class Catalog:
         return df[mask].reset_index(drop=True)
 
     def results_where(self, *, model=None, dataset=None, metric=None, setting=None, task=None, prompt=None,
-                      prompt_count=None, condition=None, source=None, reported_by=None,
-                      modality=None) -> pd.DataFrame:
+                      prompt_count=None, condition=None, source=None, reported_by=None, modality=None,
+                      anatomy=None, include_doubtful: bool = True, include_aggregates: bool = True) -> pd.DataFrame:
+        """Results matching every filter given (comma-separated values or lists: any of them).
+
+        ``model``, ``dataset`` and ``source`` (a paper id) are checked with :func:`check_ids`: an unknown id
+        raises :class:`UnknownIdError`. ``modality``, ``anatomy`` and ``task`` match the result's own value (the
+        dataset's where it has only one; see the module docstring): a result on a multi-modality dataset that
+        does not name its own modality matches no modality. ``include_doubtful=False`` leaves out results with a
+        ``doubt``; ``include_aggregates=False`` leaves out results marked ``aggregate`` (so that a mean is not
+        pooled with its parts). Both default to True: listings show everything, marked.
+        """
+        check_ids(self, "model", model)
+        check_ids(self, "dataset", dataset)
+        check_ids(self, "source", source)
         df = self.results
         mask = pd.Series(True, index=df.index)
         mask &= _in(df, "model", model)
@@ -212,11 +258,51 @@ class Catalog:
         if condition is not None:
             mask &= df["condition"].fillna("") == condition
         mask &= _word_mask(df, "reported_by", "reported_by", reported_by)
-        if modality:
-            mods = set(vocab.resolve_many("modality", _as_list(modality)))
-            ds = self.datasets.set_index("id")["modalities"]
-            mask &= df["dataset"].map(lambda d: bool(mods & set(ds.get(d, [])))).astype(bool)
+        mask &= _word_mask(df, "modality", "modality", modality)
+        wanted = {a.lower() for a in _as_list(anatomy)}
+        if wanted:
+            mask &= df["anatomy"].map(lambda a: isinstance(a, str) and a.lower() in wanted).astype(bool)
+        if not include_doubtful:
+            mask &= df["doubt"].isna()
+        if not include_aggregates:
+            mask &= df["aggregate"].isna()
         return df[mask].reset_index(drop=True)
+
+
+class UnknownIdError(ValueError):
+    """An id a user gave is not in the catalog; the message names the kind and suggests close ids."""
+
+    def __init__(self, kind: str, unknown: list[str], hints: dict[str, list[str]]):
+        self.kind, self.unknown, self.hints = kind, unknown, hints
+        what = {"source": "source paper", "entry": "entry"}.get(kind, kind)
+        parts = []
+        for u in unknown:
+            h = hints.get(u) or []
+            parts.append(f"no {what} {u!r} in the catalog"
+                         + (f"; did you mean {' or '.join(repr(x) for x in h)}?" if h else ""))
+        super().__init__("; ".join(parts))
+
+
+def check_ids(cat: "Catalog", kind: str, ids) -> list[str]:
+    """The ids given (a comma-separated string or a list), checked against the catalog.
+
+    ``kind`` is ``model``, ``dataset``, ``paper`` (or ``source``: a results file's paper), ``result`` or
+    ``entry`` (any kind, as ``fmreview show ID`` takes). Returns the ids as a list ([] for None); raises
+    :class:`UnknownIdError` (a ``ValueError``) for every id not in the catalog, e.g.
+    ``no model 'medsm' in the catalog; did you mean 'medsam'?`` (suggestions from :mod:`difflib`).
+    """
+    import difflib
+
+    wanted = _as_list(ids)
+    if not wanted:
+        return []
+    known = cat.ids(kind)
+    have = set(known)
+    unknown = [i for i in wanted if i not in have]
+    if unknown:
+        hints = {u: difflib.get_close_matches(u, known, n=1, cutoff=0.6) for u in unknown}
+        raise UnknownIdError(kind, unknown, hints)
+    return wanted
 
 
 def _as_list(v) -> list:

@@ -65,22 +65,45 @@ def _year(v: int) -> int:
 
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+# The one notation a count may be written in as a string: digits, an optional decimal point, an optional
+# k/M/B/T suffix ('86M', '1.1B', '300k', '93735472'). No thousands separators and no decimal comma: '93,7M'
+# (a decimal comma) and '93,700,000' (separators) look alike, and reading either wrongly is a silent 10-1000x.
+COUNT_RE = re.compile(r"^(\d+(?:\.\d+)?)([kmbt]?)$", re.IGNORECASE)
 
 
 def _count(v: Any) -> Any:
-    """Accept 86000000, '86M', '1.1B', '300k' and return an int."""
+    """Accept 86000000, '86M', '1.1B', '300k' and return an int; refuse any other string."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a count such as 86000000, '86M' or '1.1B', got {v!r}")
     if isinstance(v, str):
-        s = v.strip().replace(",", "").replace("_", "").lower()
-        if s and s[-1] in _SUFFIX:
-            try:
-                return int(round(float(s[:-1]) * _SUFFIX[s[-1]]))
-            except ValueError:
-                pass
-        try:
-            return int(s)
-        except ValueError:
-            raise ValueError(f"expected a count such as 86000000, '86M' or '1.1B', got {v!r}") from None
+        m = COUNT_RE.match(v.strip())
+        if not m:
+            raise ValueError(f"expected a count such as 86000000, '86M' or '1.1B' (digits, an optional decimal point "
+                             f"and k/M/B/T; no commas, spaces or other units), got {v!r}")
+        number, suffix = m.groups()
+        value = float(number) * (_SUFFIX[suffix.lower()] if suffix else 1)
+        if not suffix and "." in number:
+            raise ValueError(f"a count is a whole number; got {v!r}")
+        return int(round(value))
     return v
+
+
+def _number(v: Any) -> Any:
+    """A number must be a YAML number: a string ('0.85', '1.2B', '93,7') is refused rather than converted."""
+    if isinstance(v, bool) or isinstance(v, str):
+        hint = " (write it without quotes)" if isinstance(v, str) and _plain_number(v) else ""
+        raise ValueError(f"expected a number, got {'the string ' if isinstance(v, str) else ''}{v!r}{hint}; "
+                         "numbers are written as YAML numbers (0.85, 85.2, 420), without quotes, units, suffixes or "
+                         "commas")
+    return v
+
+
+def _plain_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
 
 
 Id = _pattern(ID_RE, "id (lower-case letters, digits, '.', '_', '+', '-')")
@@ -88,7 +111,9 @@ Url = _pattern(URL_RE, "URL (expected http:// or https://)")
 Arxiv = _pattern(ARXIV_RE, "arXiv id (expected e.g. 2304.12306, no version suffix)")
 Doi = _pattern(DOI_RE, "DOI (expected 10.NNNN/suffix)")
 Sha256 = _pattern(SHA256_RE, "sha256 (64 lower-case hex digits)")
-Year = Annotated[int, AfterValidator(_year)]
+Number = Annotated[float, BeforeValidator(_number)]
+Integer = Annotated[int, BeforeValidator(_number)]
+Year = Annotated[int, BeforeValidator(_number), AfterValidator(_year)]
 Count = Annotated[int, BeforeValidator(_count), Field(ge=0)]
 Text = Annotated[str, Field(min_length=1)]
 
@@ -109,6 +134,7 @@ Format = _word("format")
 ReportedBy = _word("reported_by")
 Unit = _word("unit")
 MetricWord = _word("metric")
+AggregateKind = _word("aggregate")
 
 
 class Strict(BaseModel):
@@ -152,12 +178,12 @@ class CheckpointFile(Strict):
 class Preprocessing(Strict):
     """What the image encoder expects; read from the checkpoint's own processor config or card."""
 
-    image_size: Optional[Annotated[int, Field(gt=0)]] = None
+    image_size: Optional[Annotated[Integer, Field(gt=0)]] = None
     resize: Optional[Text] = Field(None, description="'shortest-edge', 'longest-edge', 'square'.")
     crop: Optional[Text] = Field(None, description="'center' or 'none'.")
-    mean: Optional[list[float]] = None
-    std: Optional[list[float]] = None
-    window: Optional[list[float]] = Field(None, description="Intensity window [low, high], e.g. CT HU.")
+    mean: Optional[list[Number]] = None
+    std: Optional[list[Number]] = None
+    window: Optional[list[Number]] = Field(None, description="Intensity window [low, high], e.g. CT HU.")
 
 
 class Checkpoint(Strict):
@@ -239,11 +265,11 @@ class Dataset(Strict):
 
 
 class Uncertainty(Strict):
-    sd: Optional[Annotated[float, Field(ge=0)]] = None
-    se: Optional[Annotated[float, Field(ge=0)]] = None
-    ci_low: Optional[float] = None
-    ci_high: Optional[float] = None
-    ci_level: Optional[Annotated[float, Field(gt=0, lt=1)]] = Field(None, description="Default 0.95.")
+    sd: Optional[Annotated[Number, Field(ge=0)]] = None
+    se: Optional[Annotated[Number, Field(ge=0)]] = None
+    ci_low: Optional[Number] = None
+    ci_high: Optional[Number] = None
+    ci_level: Optional[Annotated[Number, Field(gt=0, lt=1)]] = Field(None, description="Default 0.95.")
 
     @model_validator(mode="after")
     def _ci(self) -> "Uncertainty":
@@ -271,33 +297,59 @@ class ClassPrompts(Strict):
         return self
 
 
+def _aggregate_word(v: Any) -> Any:
+    # `aggregate: mean` is short for `aggregate: {kind: mean}`
+    return {"kind": v} if isinstance(v, str) else v
+
+
+class Aggregate(Strict):
+    """What a result that summarises other results is: how it combines them and over what."""
+
+    kind: AggregateKind = Field(description="mean | weighted-mean | median | pooled | not-stated.")
+    over: Optional[Text] = Field(None, description="What is combined, in the source's words: 'the 12 structures', "
+                                 "'five folds', 'tumour subregions (TC, WT, ET)'.")
+
+
 class Result(Strict):
     id: Id
     model: Id
     dataset: Id
     subset: Optional[Text] = Field(None, description="Label, organ or class within the dataset, if the number is for part of it.")
+    modality: Optional[Modality] = Field(
+        None, description="The modality of this result's images, where its dataset has several and the source row "
+        "names one (e.g. in its task or subset name). Without it a result on a multi-modality dataset matches no "
+        "modality filter.")
+    anatomy: Optional[Text] = Field(
+        None, description="The anatomy of this result's images, where its dataset covers several and the source row "
+        "names one.")
     task: Task
     metric: MetricWord
-    value: float
+    value: Number
     unit: Unit
     split: Optional[Text] = None
     setting: Setting
-    shots: Optional[Annotated[int, Field(gt=0)]] = Field(None, description="k for few-shot.")
+    shots: Optional[Annotated[Integer, Field(gt=0)]] = Field(None, description="k for few-shot.")
     prompt: Prompt = "none"
-    prompt_count: Optional[Annotated[int, Field(gt=0)]] = Field(
+    prompt_count: Optional[Annotated[Integer, Field(gt=0)]] = Field(
         None, description="Prompts given per object or image (1, 3, 5 points ...), where the source varies it.")
     condition: Optional[Text] = Field(
         None, description="What else sets this number apart from others of the same model, dataset, setting and "
         "prompt in its source, as the source names it: 'input 256×256', 'CLIP-Adapter', 'overlap=0.7', "
         "'released weights'.")
-    n: Optional[Annotated[int, Field(gt=0)]] = Field(None, description="Test cases the value is computed on.")
-    n_positive: Optional[Annotated[int, Field(ge=0)]] = None
-    n_negative: Optional[Annotated[int, Field(ge=0)]] = None
+    aggregate: Optional[Annotated[Aggregate, BeforeValidator(_aggregate_word)]] = Field(
+        None, description="Marks a result that combines other results of its source (an 'Ave' row, a mean over "
+        "folds or organs): a kind word, or {kind, over}. Analyses do not pool it with its parts.")
+    n: Optional[Annotated[Integer, Field(gt=0)]] = Field(None, description="Test cases the value is computed on.")
+    n_positive: Optional[Annotated[Integer, Field(ge=0)]] = None
+    n_negative: Optional[Annotated[Integer, Field(ge=0)]] = None
     uncertainty: Optional[Uncertainty] = None
     locator: Text = Field(description="Where in the source: 'Table 3', 'README, zero-shot table'.")
     url: Optional[Url] = Field(None, description="Overrides the file's source URL for this result.")
-    tolerance: Optional[Annotated[float, Field(gt=0)]] = Field(None, description="Reproduction tolerance, in the value's unit.")
+    tolerance: Optional[Annotated[Number, Field(gt=0)]] = Field(None, description="Reproduction tolerance, in the value's unit.")
     class_prompts: Optional[ClassPrompts] = Field(None, description="For zero-shot classification: classes and templates.")
+    doubt: Optional[Text] = Field(
+        None, description="Why this value may be wrong (recorded as printed): 'AUC far below 0.5, probably "
+        "inverted'. Analyses leave doubtful values out unless asked.")
     note: Optional[Text] = None
 
     @model_validator(mode="after")
@@ -309,11 +361,28 @@ class Result(Strict):
             raise ValueError(f"metric {self.metric} is not a proportion; unit {self.unit!r} does not apply")
         if m.proportion and self.unit not in ("fraction", "percent"):
             raise ValueError(f"metric {self.metric} is a proportion: unit must be 'fraction' or 'percent'")
-        v = self.value / 100 if self.unit == "percent" else self.value
+        scale = 100.0 if self.unit == "percent" else 1.0
+        v = self.value / scale
         if (m.low is not None and v < m.low) or (m.high is not None and v > m.high):
             hi = "inf" if m.high is None else (m.high * 100 if self.unit == "percent" else m.high)
             lo = m.low * 100 if (self.unit == "percent" and m.low is not None) else m.low
             raise ValueError(f"value {self.value} is outside {self.metric}'s range [{lo}, {hi}] in unit {self.unit}")
+        u = self.uncertainty
+        if u is not None and u.ci_low is not None and not (u.ci_low <= self.value <= u.ci_high):
+            raise ValueError(f"value {self.value} is outside its own confidence interval [{u.ci_low}, {u.ci_high}] "
+                             "(uncertainty.ci_low/ci_high); check both against the source")
+        if u is not None and m.low is not None and m.high is not None:
+            # Popoviciu's inequality: a quantity confined to [a, b] has SD <= (b - a) / 2; the SE of a mean of such
+            # quantities is at most their SD. Anything larger is a typo or another unit (SD in percent on a
+            # fraction value, a variance, a CI width).
+            bound = (m.high - m.low) / 2 * scale
+            for name in ("sd", "se"):
+                x = getattr(u, name)
+                if x is not None and x > bound:
+                    raise ValueError(
+                        f"{name} {x:g} is impossible for {self.metric} in unit {self.unit}: a value "
+                        f"confined to [{m.low * scale:g}, {m.high * scale:g}] has {name} at most {bound:g} "
+                        "(Popoviciu's inequality); is it in another unit, a variance or an interval width?")
         return self
 
 
@@ -343,6 +412,10 @@ def json_schema() -> dict:
     from pydantic.json_schema import models_json_schema
 
     _, top = models_json_schema([(cls, "validation") for cls in ENTITIES.values()], title="fmreview catalog")
+    # `aggregate: mean` is short for `aggregate: {kind: mean}` (converted before validation, so pydantic's schema
+    # shows only the mapping)
+    agg = top["$defs"]["Result"]["properties"]["aggregate"]
+    agg["anyOf"] = [{"type": "string", "enum": vocab.words("aggregate")}] + agg["anyOf"]
     top["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     top["description"] = "Files: papers/ID.yaml (Paper), models/ID.yaml (Model), datasets/ID.yaml (Dataset), results/*.yaml (ResultFile)."
     return top

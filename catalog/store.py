@@ -2,7 +2,8 @@
 
 ``read_catalog(root)`` parses every file, validates each against the schema and then checks what no single
 file can: duplicate ids, dangling references, files named after the wrong id. It never stops at the first
-problem: all of them come back, each with file, line and field.
+problem: all of them come back, each with file, line and field. Checks across results (duplicates, and the
+warnings: scale, alias rows, unmarked aggregates) live in :mod:`fmreview.catalog.checks`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import schema, yamlio
+from . import checks, schema, yamlio
 from .cache import ParseCache
 from .errors import CatalogError, Problem
 
@@ -48,6 +49,7 @@ class RawCatalog:
     datasets: dict[str, Entry] = field(default_factory=dict)
     result_files: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # likely mistakes that can be true (catalog.checks)
     invalid_ids: set[str] = field(default_factory=set)  # entries that failed validation (not dangling)
 
 
@@ -149,7 +151,10 @@ def _validate_result_file(data: dict, path: Path, root: Path, problems: list[Pro
                 loc = ("results", i) + _clean_loc(err["loc"])
                 if len(loc) == 2:  # a whole-result check: point at the field it names
                     first = _message(err).split(" ", 1)[0]
-                    loc = loc + (first,) if first in schema.Result.model_fields else loc
+                    if first in schema.Result.model_fields:
+                        loc = loc + (first,)
+                    elif first in schema.Uncertainty.model_fields:
+                        loc = loc + ("uncertainty", first)
                 problems.append(Problem(name, yamlio.line_of(path, loc), _loc_text(loc), _message(err)))
     if len(problems) > before or not good:
         if not items:
@@ -219,6 +224,9 @@ def read_catalog(root: Path | str | None = None) -> RawCatalog:
     cache.save()
     _check_references(cat)
     _check_same_paper_twice(cat)
+    errors, warnings = checks.check_results(cat)
+    cat.problems.extend(errors)
+    cat.warnings.extend(warnings)
     return cat
 
 
@@ -281,6 +289,17 @@ def validate(root: Path | str | None = None) -> list[Problem]:
         return sorted(read_catalog(root).problems, key=lambda p: (p.file, p.line or 0, p.field))
     except CatalogError as e:
         return e.problems
+
+
+def check(root: Path | str | None = None) -> tuple[list[Problem], list[Problem]]:
+    """(problems, warnings) of the catalog at ``root``: problems make it invalid; warnings are likely mistakes
+    that can be true (see :mod:`fmreview.catalog.checks`)."""
+    key = lambda p: (p.file, p.line or 0, p.field)
+    try:
+        raw = read_catalog(root)
+    except CatalogError as e:
+        return e.problems, []
+    return sorted(raw.problems, key=key), sorted(raw.warnings, key=key)
 
 
 def read_valid(root: Path | str | None = None) -> RawCatalog:

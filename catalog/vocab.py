@@ -192,6 +192,18 @@ REPORTED_BY = _terms(("self", "Model authors"), ("third-party", "Third party"))
 
 UNITS = _terms(("fraction", "Fraction (0-1)"), ("percent", "Percent (0-100)"), ("mm", "Millimetres"), ("none", "Unitless"))
 
+AGGREGATES = _terms(
+    ("mean", "Mean (unweighted) of the parts", "average", "ave", "avg", "macro", "macro-average"),
+    ("weighted-mean", "Weighted mean of the parts", "weighted", "weighted average"),
+    ("median", "Median of the parts"),
+    ("pooled", "Computed over the parts' cases together", "micro", "micro-average"),
+    ("not-stated", "An aggregate of the parts; how is not stated by the source"),
+)
+
+# Modalities that accompany images in a dataset rather than being a kind of image (a report beside a chest
+# X-ray): a dataset of x-ray images with their reports is, for a result's modality, an x-ray dataset.
+PAIRED_MODALITIES = frozenset({"text", "ehr", "genomics"})
+
 
 def _metrics(*rows: tuple) -> dict[str, Metric]:
     out = {}
@@ -258,6 +270,7 @@ VOCABULARIES: dict[str, dict[str, Term]] = {
     "reported_by": REPORTED_BY,
     "unit": UNITS,
     "metric": METRICS,
+    "aggregate": AGGREGATES,
 }
 
 
@@ -287,6 +300,12 @@ def closest(vocabulary: str, word: str, n: int = 3) -> list[str]:
     import difflib
 
     return difflib.get_close_matches(str(word).lower(), words(vocabulary), n=n, cutoff=0.5)
+
+
+def choices(vocabulary: str, sep: str = " | ") -> str:
+    """The vocabulary's words joined for a help text (``zero-shot | few-shot | …``): generated, so no word is
+    left out of a help text when the vocabulary grows."""
+    return sep.join(words(vocabulary))
 
 
 def resolve_many(vocabulary: str, values: Iterable[str]) -> list[str]:

@@ -109,7 +109,7 @@ def test_show_links(mini_catalog, capsys):
     code, out, _ = run(capsys, "show", "r-clip-chexpert", "--catalog", str(mini_catalog), "--format", "json")
     assert json.loads(out)["result"]["shots"] == 5
     code, _, err = run(capsys, "show", "medsamm", "--catalog", str(mini_catalog))
-    assert code == 1 and "did you mean medsam" in err
+    assert code == 1 and "no entry 'medsamm' in the catalog; did you mean 'medsam'?" in err
 
 
 def test_stats(mini_catalog, capsys):

@@ -18,7 +18,7 @@ def test_mini_catalog_is_clean(mini_catalog, capsys):
     assert validate(mini_catalog) == []
     assert main(["catalog", "validate", "--catalog", str(mini_catalog)]) == 0
     out = capsys.readouterr().out
-    assert "catalog OK: 3 papers, 3 models, 2 datasets, 3 results" in out
+    assert "catalog OK: 9 files: 3 papers, 3 models, 2 datasets, 1 results files with 3 results" in out
 
 
 def test_env_var_selects_catalog(mini_catalog, monkeypatch, capsys):
@@ -52,7 +52,7 @@ def corrupt(root, rel, text):
         ("papers/bad.yaml", "id: bad\ntitle: T\nauthors: [A]\nyear: 2020\nurl: https://x.org\ncolour: red\n",
          "papers/bad.yaml:6: colour: unknown key"),
         ("papers/bad.yaml", "id: bad\ntitle: T\nauthors: [A]\nyear: twenty\nurl: https://x.org\n",
-         "papers/bad.yaml:4: year: Input should be a valid integer"),
+         "papers/bad.yaml:4: year: expected a number, got the string 'twenty'"),
         ("papers/bad.yaml", "id: other\ntitle: T\nauthors: [A]\nyear: 2020\nurl: https://x.org\n",
          "papers/bad.yaml:1: id: id 'other' does not match the file name 'bad.yaml'"),
         ("papers/bad.txt", "hello", "papers/bad.txt: not a .yaml file"),
