@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from fmreview.catalog.vocab import choices
+
 from .tables import render
 
 FORMATS = ("table", "csv", "json")
@@ -17,8 +19,11 @@ def _catalog_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--catalog", metavar="DIR", help="catalog directory (default: $FMREVIEW_CATALOG or the shipped one)")
 
 
-def _format_arg(p: argparse.ArgumentParser) -> None:
+def _format_arg(p: argparse.ArgumentParser, listing: bool = True) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    if listing:
+        p.add_argument("--wide", action="store_true",
+                       help="table: print every cell in full on one line (default: long cells wrap onto further lines)")
 
 
 def _load(args):
@@ -32,16 +37,17 @@ def register(sub) -> None:
     csub = cat.add_subparsers(dest="catalog_command", metavar="ACTION")
     csub.required = True
 
-    p = csub.add_parser("validate", help="check every file; list every problem with file:line (exit 1 if any)")
+    p = csub.add_parser("validate", help="check every file; list every problem with file:line (exit 1 if any) and "
+                        "every warning (likely mistakes that can be true; exit 0 when there are only warnings)")
     _catalog_arg(p)
     p.set_defaults(handler=cmd_validate)
 
     p = csub.add_parser("stats", help="size of the evidence base: counts by entity, family, band, modality, task, year")
     _catalog_arg(p)
-    _format_arg(p)
+    _format_arg(p, listing=False)
     p.set_defaults(handler=cmd_stats)
 
-    p = csub.add_parser("fmt", help="rewrite files in canonical key order")
+    p = csub.add_parser("fmt", help="rewrite files in canonical key order; says which files it changed")
     _catalog_arg(p)
     p.add_argument("--check", action="store_true", help="only list files that are not canonical (exit 1 if any)")
     p.set_defaults(handler=cmd_fmt)
@@ -52,11 +58,11 @@ def register(sub) -> None:
     p = sub.add_parser("models", help="list models (filters combine with AND; comma-separated values with OR)")
     _catalog_arg(p)
     _format_arg(p)
-    p.add_argument("--modality", help="e.g. CT, mri, pathology")
-    p.add_argument("--task", help="e.g. segmentation, classification")
-    p.add_argument("--family", help="vision-only | vision-language | multimodal-llm")
-    p.add_argument("--band", help="general | modality-specific | organ-task-specific")
-    p.add_argument("--group", dest="model_group", help="pretrained | vision-fm | vision-language-fm | multimodal-fm")
+    p.add_argument("--modality", help=f"{choices('modality')} (case-insensitive; aliases such as CT accepted)")
+    p.add_argument("--task", help=choices("task"))
+    p.add_argument("--family", help=choices("family"))
+    p.add_argument("--band", help=choices("band"))
+    p.add_argument("--group", dest="model_group", help=choices("model_group"))
     p.add_argument("--since", type=int, metavar="YEAR")
     p.add_argument("--until", type=int, metavar="YEAR")
     p.add_argument("--open-weights", action="store_true", help="only models with public weights")
@@ -66,10 +72,10 @@ def register(sub) -> None:
     p = sub.add_parser("datasets", help="list datasets")
     _catalog_arg(p)
     _format_arg(p)
-    p.add_argument("--modality")
-    p.add_argument("--task")
-    p.add_argument("--dimensionality", help="2d | 3d | video")
-    p.add_argument("--access", help="open | registration | restricted")
+    p.add_argument("--modality", help=choices("modality"))
+    p.add_argument("--task", help=choices("task"))
+    p.add_argument("--dimensionality", help=choices("dimensionality"))
+    p.add_argument("--access", help=choices("access"))
     p.add_argument("--since", type=int, metavar="YEAR")
     p.add_argument("--until", type=int, metavar="YEAR")
     p.add_argument("--search", dest="text", metavar="TEXT")
@@ -78,7 +84,7 @@ def register(sub) -> None:
     p = sub.add_parser("papers", help="list papers")
     _catalog_arg(p)
     _format_arg(p)
-    p.add_argument("--kind", help="method | benchmark | review | dataset")
+    p.add_argument("--kind", help=choices("paper_kind"))
     p.add_argument("--since", type=int, metavar="YEAR")
     p.add_argument("--until", type=int, metavar="YEAR")
     p.add_argument("--search", dest="text", metavar="TEXT")
@@ -87,16 +93,22 @@ def register(sub) -> None:
     p = sub.add_parser("results", help="list reported results")
     _catalog_arg(p)
     _format_arg(p)
-    p.add_argument("--model", help="model id(s), comma-separated")
-    p.add_argument("--dataset", help="dataset id(s)")
-    p.add_argument("--metric", help="e.g. dice, auc")
-    p.add_argument("--setting", help="zero-shot | few-shot | linear-probe | knn | fine-tune | adapter | mil")
-    p.add_argument("--task")
-    p.add_argument("--prompt", help="box | point | text | none …")
+    p.add_argument("--model", help="model id(s), comma-separated (an unknown id is an error)")
+    p.add_argument("--dataset", help="dataset id(s), comma-separated")
+    p.add_argument("--metric", help=choices("metric"))
+    p.add_argument("--setting", help=choices("setting"))
+    p.add_argument("--task", help=f"the result's task: {choices('task')}")
+    p.add_argument("--prompt", help=choices("prompt"))
     p.add_argument("--prompt-count", type=int, metavar="N", help="results with N prompts (e.g. 3 points)")
     p.add_argument("--condition", metavar="TEXT", help="results under this condition (e.g. 'input 256×256')")
-    p.add_argument("--source", help="source paper id(s)")
-    p.add_argument("--modality", help="modality of the dataset")
+    p.add_argument("--source", help="source paper id(s), comma-separated")
+    p.add_argument("--reported-by", dest="reported_by", help=choices("reported_by"))
+    p.add_argument("--modality", help=f"the result's own modality ({choices('modality')}); a result on a dataset of "
+                   "several modalities matches only if it names its own")
+    p.add_argument("--anatomy", metavar="WORD", help="the result's own anatomy (e.g. abdomen, chest), likewise")
+    p.add_argument("--exclude-doubtful", action="store_true", help="leave out results marked doubt:")
+    p.add_argument("--exclude-aggregates", action="store_true",
+                   help="leave out results marked aggregate: (means over other results)")
     p.add_argument("--verified", action="store_true",
                    help="add the zoo's verification records (reproduced value and verdict) beside each result")
     p.add_argument("--records", metavar="DIR", help="with --verified: records directory")
@@ -122,16 +134,31 @@ def cmd_validate(args) -> int:
         problems = raw.problems
     except Exception as e:  # CatalogError for a missing directory
         problems = getattr(e, "problems", None) or [str(e)]
+    key = lambda p: (p.file, p.line or 0, p.field)
+    warnings = sorted(raw.warnings, key=key) if raw is not None else []
+    for w in warnings:
+        print(f"warning: {w}")
     if problems:
-        for p in sorted(problems, key=lambda p: (p.file, p.line or 0, p.field)):
+        for p in sorted(problems, key=key):
             print(p)
         n = len(problems)
         print(f"{n} problem{'s' if n != 1 else ''} in {root}", file=sys.stderr)
         return 1
-    n_results = sum(len(e.record.results) for e in raw.result_files)
-    print(f"catalog OK: {len(raw.papers)} papers, {len(raw.models)} models, {len(raw.datasets)} datasets, "
-          f"{n_results} results in {len(raw.result_files)} files ({root})")
+    print(_ok_line(raw, root, len(warnings)))
     return 0
+
+
+def _ok_line(raw, root: Path, n_warnings: int) -> str:
+    """Counts of every kind of file the loader reads (store.KINDS), so a file that was skipped shows."""
+    from fmreview.catalog.store import KINDS
+
+    files = {"papers": len(raw.papers), "models": len(raw.models), "datasets": len(raw.datasets),
+             "results": len(raw.result_files)}
+    assert set(files) == set(KINDS), "a new kind of catalog file needs its count here"
+    n_results = sum(len(e.record.results) for e in raw.result_files)
+    warned = f" ({n_warnings} warning{'s' if n_warnings != 1 else ''})" if n_warnings else ""
+    return (f"catalog OK{warned}: {sum(files.values())} files: {files['papers']} papers, {files['models']} models, "
+            f"{files['datasets']} datasets, {files['results']} results files with {n_results} results ({root})")
 
 
 def cmd_stats(args) -> int:
@@ -153,11 +180,27 @@ def cmd_stats(args) -> int:
 
 def cmd_fmt(args) -> int:
     from fmreview.catalog.fmt import format_catalog
+    from fmreview.catalog.store import default_root
 
-    changed = format_catalog(args.catalog, check=args.check)
+    root = Path(args.catalog) if args.catalog else default_root()
+    changed = format_catalog(root, check=args.check)
     for p in changed:
-        print(("not canonical: " if args.check else "formatted: ") + str(p))
+        print(("not canonical: " if args.check else "formatted: ") + _rel(p, root))
+    n = len(changed)
+    if not changed:
+        print(f"nothing to change: every file is in canonical form ({root})")
+    elif args.check:
+        print(f"{n} file{'s' if n != 1 else ''} not in canonical form; run `fmreview catalog fmt`")
+    else:
+        print(f"formatted {n} file{'s' if n != 1 else ''} ({root})")
     return 1 if (args.check and changed) else 0
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def cmd_schema(args) -> int:
@@ -171,18 +214,32 @@ TABLE_COLUMNS = {
     "models": ["id", "name", "year", "family", "band", "modalities", "tasks", "parameters", "hf_repo"],
     "datasets": ["id", "name", "modalities", "tasks", "dimensionality", "images", "volumes", "access"],
     "papers": ["id", "year", "kind", "venue", "title"],
-    "results": ["id", "model", "dataset", "metric", "value_reported", "unit", "setting", "prompt", "locator"],
+    "results": ["id", "model", "dataset", "subset", "metric", "value_reported", "unit", "setting", "prompt", "source",
+                "locator"],
 }
+WRAP = 40  # table cells wrap at this width unless --wide
 
 
-def _emit(df, kind: str, fmt: str, optional: tuple[str, ...] = ()) -> int:
+def _emit(df, kind: str, args, optional: tuple[str, ...] = ()) -> int:
     """Print a listing; ``optional`` columns join the table (after prompt) only when some row has a value."""
     cols = list(TABLE_COLUMNS[kind])
     for extra in reversed(optional):
-        if df[extra].notna().any():
+        if extra in df.columns and df[extra].notna().any():
             cols.insert(cols.index("prompt") + 1, extra)
-    sys.stdout.write(render(df, fmt, cols))
+    if kind == "results" and not df["subset"].notna().any():
+        cols.remove("subset")
+    wide = getattr(args, "wide", False)
+    sys.stdout.write(render(df, args.format, cols, max_width=None if wide else WRAP, wrap=not wide))
     return 0
+
+
+def _flags(df):
+    """The results listing's mark for aggregates and doubtful values (the full text is in csv/json)."""
+    if df.empty:
+        return df.assign(flags=None, source=None)
+    flags = [",".join(w for w, on in (("aggregate", a), ("doubt", d)) if on) or None
+             for a, d in zip(df["aggregate"].notna(), df["doubt"].notna())]
+    return df.assign(flags=flags, source=df["source_paper"])
 
 
 def cmd_models(args) -> int:
@@ -190,52 +247,52 @@ def cmd_models(args) -> int:
     df = cat.models_where(modality=args.modality, task=args.task, family=args.family, band=args.band,
                           model_group=args.model_group, since=args.since, until=args.until,
                           open_weights=True if args.open_weights else None, text=args.text)
-    return _emit(df, "models", args.format)
+    return _emit(df, "models", args)
 
 
 def cmd_datasets(args) -> int:
     cat = _load(args)
     df = cat.datasets_where(modality=args.modality, task=args.task, dimensionality=args.dimensionality,
                             access=args.access, since=args.since, until=args.until, text=args.text)
-    return _emit(df, "datasets", args.format)
+    return _emit(df, "datasets", args)
 
 
 def cmd_papers(args) -> int:
     cat = _load(args)
-    return _emit(cat.papers_where(kind=args.kind, since=args.since, until=args.until, text=args.text), "papers", args.format)
+    return _emit(cat.papers_where(kind=args.kind, since=args.since, until=args.until, text=args.text), "papers", args)
 
 
 def cmd_results(args) -> int:
     cat = _load(args)
     df = cat.results_where(model=args.model, dataset=args.dataset, metric=args.metric, setting=args.setting,
                            task=args.task, prompt=args.prompt, prompt_count=args.prompt_count,
-                           condition=args.condition, source=args.source, modality=args.modality)
+                           condition=args.condition, source=args.source, reported_by=args.reported_by,
+                           modality=args.modality, anatomy=args.anatomy,
+                           include_doubtful=not args.exclude_doubtful, include_aggregates=not args.exclude_aggregates)
     if args.verified:
         from fmreview.zoo.records import load_records
 
         rec = load_records(args.records)[["result", "reproduced", "ci_low", "ci_high", "verdict"]]
         rec = rec.rename(columns={"result": "id", "ci_low": "reproduced_ci_low", "ci_high": "reproduced_ci_high"})
         df = df.merge(rec.drop_duplicates("id", keep="last"), on="id", how="left")
-        sys.stdout.write(render(df, args.format, ["id", "model", "dataset", "metric", "value", "reproduced",
-                                                  "verdict", "locator"]))
+        wide = getattr(args, "wide", False)
+        sys.stdout.write(render(df, args.format, ["id", "model", "dataset", "subset", "metric", "value", "reproduced",
+                                                  "verdict", "locator"], max_width=None if wide else WRAP,
+                                wrap=not wide))
         return 0
-    return _emit(df, "results", args.format, optional=("prompt_count", "condition"))
+    if args.format == "table":  # csv and json keep the frame's own columns (aggregate, doubt, source_paper ...)
+        df = _flags(df)
+    return _emit(df, "results", args, optional=("prompt_count", "condition", "flags"))
 
 
 def cmd_show(args) -> int:
     from fmreview.catalog.links import linked
+    from fmreview.catalog.query import check_ids
     from fmreview.catalog.yamlio import dumps
 
-    from .cli import UserError
-
     cat = _load(args)
+    check_ids(cat, "entry", [args.id])
     doc = linked(cat, args.id)
-    if doc is None:
-        import difflib
-
-        ids = list(cat.models["id"]) + list(cat.datasets["id"]) + list(cat.papers["id"]) + list(cat.results["id"])
-        hint = difflib.get_close_matches(args.id, ids, n=3, cutoff=0.6)
-        raise UserError(f"no entry with id {args.id!r}" + (f" (did you mean {', '.join(hint)}?)" if hint else ""))
     if args.format == "json":
         print(json.dumps(doc, indent=2, default=str))
     else:
