@@ -38,3 +38,28 @@ def test_zoo_list_verifiable_keeps_only_checkpoints_with_a_recipe(capsys):
     assert verifiable and all(x["recipes"] for x in verifiable)
     assert sorted(x["model"] for x in verifiable) == sorted(x["model"] for x in listed if x["recipes"])
     assert len(verifiable) < len(listed)
+
+
+def test_shipped_catalog_has_no_unresolved_warnings():
+    from fmreview.catalog import check
+
+    problems, warnings = check()
+    assert problems == [] and warnings == [], "\n".join(map(str, warnings[:20]))
+
+
+def test_shipped_aggregates_and_doubts_are_marked():
+    r = load().results.set_index("id")
+    assert r.loc["cxrvl-chexzero-nb-chexzero-chexpert-no-finding", "doubt"].startswith("AUC 0.07")
+    ave = r[r["subset"].fillna("").str.startswith("Ave (average over")]
+    assert len(ave) == 16 and (ave["aggregate"] == "mean").all()
+    assert r.loc["rad3d-touchstone-mednext-average", "aggregate"] == "mean"
+    assert r.loc["rad3d-bsf-brats-brainsegfounder-average", "aggregate_over"] == "the five cross-validation folds"
+
+
+def test_shipped_modality_filter_uses_each_results_own_modality():
+    cat = load()
+    xray = cat.results_where(modality="x-ray")
+    bp = xray[xray["dataset"] == "biomedparsedata"]
+    assert len(bp) > 0 and bp["subset"].str.contains("modality X-Ray,").all()
+    assert not xray["dataset"].isin(["omnimedvqa", "vqa-rad", "slake"]).any()  # mixed, no own modality
+    assert (xray["modality"] == "x-ray").all()
