@@ -226,8 +226,11 @@ def _emit(df, kind: str, args, optional: tuple[str, ...] = ()) -> int:
     for extra in reversed(optional):
         if extra in df.columns and df[extra].notna().any():
             cols.insert(cols.index("prompt") + 1, extra)
-    if kind == "results" and not df["subset"].notna().any():
-        cols.remove("subset")
+    if kind == "results":
+        if not df["subset"].notna().any():
+            cols.remove("subset")
+        if df["split"].nunique() > 1:  # folds, val/test: otherwise identical-looking rows
+            cols.insert(cols.index("metric"), "split")
     wide = getattr(args, "wide", False)
     sys.stdout.write(render(df, args.format, cols, max_width=None if wide else WRAP, wrap=not wide))
     return 0
