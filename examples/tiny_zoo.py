@@ -106,6 +106,7 @@ def catalog(root: Path, files: dict[str, bytes], repo_id: str = "demo/tinyvit") 
               value: 0.6
               unit: fraction
               setting: linear-probe
+              condition: a deliberately wrong value, to show a check that fails
               locator: demo
         """,
     }

@@ -9,6 +9,21 @@ from .cli import UserError
 from .tables import render
 
 
+STRICT_EXIT = 3  # zoo verify --strict: the verdict was not "reproduced"
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n}: expected a positive whole number")
+    return n
+
+
 def register(sub) -> None:
     z = sub.add_parser("zoo", help="the reference model zoo: list, show, verify, status")
     zs = z.add_subparsers(dest="zoo_command", metavar="ACTION")
@@ -30,12 +45,15 @@ def register(sub) -> None:
     p.add_argument("--result", metavar="ID", help="catalog result to re-run (default: the first one a recipe fits)")
     p.add_argument("--data", metavar="DIR", help="the dataset, obtained under its licence (nothing is downloaded)")
     p.add_argument("--device", choices=("cuda", "cpu", "auto"), default="auto")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate the first N test cases only (verdict: inconclusive)")
+    p.add_argument("--batch-size", type=_positive, default=32)
+    p.add_argument("--limit", type=_positive, metavar="N",
+                   help="evaluate the first N test cases only (verdict: inconclusive)")
     p.add_argument("--checkpoint", metavar="local-dir:PATH", help="use weights you already have")
     p.add_argument("--trust-remote-code", action="store_true", help="allow a checkpoint's own Python code to run")
     p.add_argument("--records", metavar="DIR", help="where records go (default $FMREVIEW_RECORDS or ~/.local/share)")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
+    p.add_argument("--bootstrap", type=_positive, default=1000, metavar="N")
+    p.add_argument("--strict", action="store_true",
+                   help=f"exit {STRICT_EXIT} when the verdict is not 'reproduced' (for CI)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=cmd_verify)
     p = zs.add_parser("status", help="all verification records: reported vs reproduced")
@@ -89,6 +107,10 @@ def cmd_verify(args) -> int:
           f"[{rec['ci_low']:.4f}, {rec['ci_high']:.4f}], delta {rec['delta']:+.4f} (tolerance {rec['tolerance']:.4f}) "
           f"-> {rec['verdict'].upper()}")
     print(f"record: {rec['file']}")
+    if args.strict and rec["verdict"] != "reproduced":
+        print(f"fmreview zoo: --strict: the verdict is {rec['verdict']}, not reproduced (exit {STRICT_EXIT})",
+              file=sys.stderr)
+        return STRICT_EXIT
     return 0
 
 

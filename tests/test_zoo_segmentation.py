@@ -96,6 +96,7 @@ def catalog(root, reported_ok: float):
           unit: fraction
           setting: zero-shot
           prompt: box
+          condition: a deliberately wrong value
           locator: Table 1
     """
     return write_catalog(root, extra={"models/tinysam.yaml": textwrap.dedent(model),

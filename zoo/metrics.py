@@ -71,5 +71,7 @@ def bootstrap_ci(metric, *arrays, n: int = 1000, level: float = 0.95, seed: int 
             vals.append(metric(*(np.asarray(a)[idx] for a in arrays)))
         except ValueError:  # a resample without both classes
             continue
+    if not vals:
+        raise ValueError(f"none of the {n} bootstrap resamples could be scored (each lacked a class the metric needs)")
     a = (1 - level) / 2
     return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))

@@ -22,6 +22,9 @@ def to_tensor(images: np.ndarray):
     x = torch.as_tensor(images, dtype=torch.float32)
     if x.max() > 1.5:
         x = x / 255.0
+    if x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise ValueError(f"images of shape {tuple(x.shape)}; expected N×H×W×1 or N×H×W×3 "
+                         "(fmreview.zoo.datasets.channels_last converts grey and RGBA)")
     x = x.permute(0, 3, 1, 2)
     return x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
 

@@ -7,6 +7,7 @@ reported numbers it can be checked against through a recipe.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -96,4 +97,39 @@ def entry(cat, model: str, hub: str | None = "huggingface") -> ZooEntry:
         hosts = sorted({c.hub for c in cat.raw.models[model].record.checkpoints}) or ["none listed"]
         raise LookupError(f"model {model!r} has no checkpoint the zoo can download (hosts: {', '.join(hosts)}); "
                           "use --checkpoint local-dir:PATH for weights you already have")
-    raise LookupError(f"no model {model!r} in the catalog")
+    raise LookupError(unknown_id("model", model, cat.raw.models))
+
+
+def unknown_id(kind: str, value: str, known) -> str:
+    """``no model 'tinyvitt' in the catalog; did you mean 'tinyvit'?`` (close matches by difflib, any case)."""
+    known = sorted(known)
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(str(value).lower(), list(by_lower), n=3, cutoff=0.6)
+    if close:  # only the suggestions about as close as the best one: a clear typo gets one answer
+        score = {c: difflib.SequenceMatcher(None, str(value).lower(), c).ratio() for c in close}
+        close = [c for c in close if score[c] >= score[close[0]] - 0.1]
+    msg = f"no {kind} {value!r} in the catalog"
+    if close:
+        names = [repr(by_lower[c]) for c in close]
+        msg += "; did you mean " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]) + "?"
+    return msg
+
+
+def require_model(cat, model: str) -> None:
+    """LookupError with a did-you-mean unless ``model`` is a catalog model id."""
+    if model not in cat.raw.models:
+        raise LookupError(unknown_id("model", model, cat.raw.models))
+
+
+def require_result(cat, result_id: str, model: str | None = None) -> None:
+    """LookupError with a did-you-mean unless ``result_id`` is a catalog result (of ``model``, when given)."""
+    owner = {r.id: r.model for e in cat.raw.result_files for r in e.record.results}
+    if result_id not in owner:
+        own = [i for i, m in owner.items() if m == model] if model else []
+        # suggest the model's own results first: a typo of one of them is the likeliest mistake
+        msg = unknown_id("result", result_id, own) if own else ""
+        if "did you mean" not in msg:
+            msg = unknown_id("result", result_id, owner)
+        raise LookupError(msg)
+    if model and owner[result_id] != model:
+        raise LookupError(f"result {result_id!r} is a result of model {owner[result_id]!r}, not {model!r}")

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import metrics as M
-from .datasets import load_split
+from .datasets import DataError, check_classes, load_split
 from .device import pick_device
 from .download import fetch
 from .loading import load_model
 from .records import write_record
 from .registry import entry as zoo_entry
-from .registry import recipe_for
+from .registry import recipe_for, require_model, require_result
 
 DEFAULT_TOLERANCE = 0.02
 METRIC_FNS = {
@@ -94,19 +94,31 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
            checkpoint=None, trust_remote_code: bool = False, records=None, n_boot: int = 1000, seed: int = 0,
            log=None) -> dict:
     log = log or (lambda s: None)
+    require_model(cat, model)
+    if result_id:
+        require_result(cat, result_id, model)
     ck = _checkpoint(cat, model, local=bool(checkpoint))
     p = plan(cat, model, result_id, ck.format if ck else None)
     if p.recipe == "zero-shot-classification" and p.result.class_prompts is None:
         raise VerifyError(f"result {p.result.id} is zero-shot classification: the catalog entry needs class_prompts "
                           "(the classes in label order and the templates the source used)")
+    if p.recipe != "promptable-segmentation" and p.result.metric not in METRIC_FNS:
+        raise VerifyError(f"metric {p.result.metric} is not computed by the {p.recipe} recipe "
+                          f"(available: {', '.join(METRIC_FNS)})")
     if data is None:
         raise VerifyError(f"--data is required: point it at {p.result.dataset} in a supported layout "
                           "(MedMNIST .npz, images + labels.csv, NIfTI imagesTr/labelsTr)")
+    if limit is not None and limit < 1:
+        raise VerifyError(f"--limit {limit}: expected a positive number of test cases")
+    if n_boot < 1:
+        raise VerifyError(f"--bootstrap {n_boot}: expected a positive number of resamples")
+    if not checkpoint and ck is None:
+        zoo_entry(cat, model)  # says why the model has nothing to download
+    # the data are read and checked before anything is downloaded or loaded: a wrong --data costs nothing
+    train, test, subsampled = _data(p, data, limit)
     if checkpoint:
         got = fetch(ck, local=checkpoint)
     else:
-        if ck is None:
-            zoo_entry(cat, model)  # says why the model has nothing to download
         log(f"fetching {ck.repo_id}@{ck.revision or 'main'}")
         got = fetch(ck)
         if not got.pinned:
@@ -117,15 +129,7 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     log(f"loading the model on {dev}")
     net = load_model(got.path, ck.format, trust_remote_code=trust_remote_code)
     if p.recipe == "promptable-segmentation":
-        return _verify_segmentation(p, cat, model, net, got, data, dev, batch_size, limit, records, n_boot, seed, log)
-    if p.recipe == "zero-shot-classification":
-        train, test = None, load_split(data, "test")
-    else:
-        train, test = load_split(data, "train"), load_split(data, "test")
-    subsampled = False
-    if limit and limit < len(test.labels):
-        test = type(test)(test.images[:limit], test.labels[:limit], test.fingerprint, test.source)
-        subsampled = True
+        return _verify_segmentation(p, model, net, got, test, subsampled, dev, batch_size, records, n_boot, seed, log)
     t0 = time.perf_counter()
     from .recipes import features, knn, linear_probe
 
@@ -156,12 +160,9 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
                          else knn(ftr, train.labels, fte))
         n_seen = len(train.labels) + len(test.labels)
     elapsed = time.perf_counter() - t0
-    fn = METRIC_FNS.get(p.result.metric)
-    if fn is None:
-        raise VerifyError(f"metric {p.result.metric} is not computed by the {p.recipe} recipe "
-                          f"(available: {', '.join(METRIC_FNS)})")
+    fn = METRIC_FNS[p.result.metric]
     value = fn(test.labels, prob, classes)
-    lo, hi = M.bootstrap_ci(lambda y, pr: fn(y, pr, classes), test.labels, prob, n=n_boot, seed=seed)
+    lo, hi = _ci(lambda y, pr: fn(y, pr, classes), test.labels, prob, n=n_boot, seed=seed)
     delta = value - p.reported
     verdict = _verdict(delta, lo, hi, p, subsampled)
     record = {
@@ -178,6 +179,46 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     return record
 
 
+def _data(p: Plan, data, limit):
+    """The splits the recipe reads, checked: (train or None, test, subsampled)."""
+    if p.recipe == "promptable-segmentation":
+        test = load_split(data, "test")
+        if test.labels.ndim != 3:
+            raise VerifyError(f"{test.source}: promptable segmentation needs masks (a NIfTI imagesTr/labelsTr "
+                              "folder), not class labels")
+        if len(test.labels) == 0:
+            raise DataError(f"{test.source}: the test split is empty")
+        subsampled = bool(limit and limit < len(test.labels))
+        if subsampled:
+            test = type(test)(test.images[:limit], test.labels[:limit], test.fingerprint, test.source)
+        if not (test.labels > 0).any():
+            raise VerifyError(f"{test.source}: no case has a foreground mask, so no box prompt can be derived"
+                              + (f" (in the first {limit} cases, --limit)" if subsampled else ""))
+        return None, test, subsampled
+    train = None
+    if p.recipe == "zero-shot-classification":
+        test = load_split(data, "test")
+        check_classes(test, "test", n_classes=len(p.result.class_prompts.classes))
+    else:
+        train, test = load_split(data, "train"), load_split(data, "test")
+        check_classes(train, "train")
+        check_classes(test, "test", known=np.unique(train.labels))
+    subsampled = bool(limit and limit < len(test.labels))
+    if subsampled:
+        test = type(test)(test.images[:limit], test.labels[:limit], test.fingerprint, test.source)
+        if len(np.unique(test.labels)) < 2:
+            raise VerifyError(f"{test.source}: the first {limit} test cases (--limit) hold one class only; a "
+                              "classification metric needs at least two, so raise --limit")
+    return train, test, subsampled
+
+
+def _ci(metric, *arrays, n: int, seed: int) -> tuple[float, float]:
+    try:
+        return M.bootstrap_ci(metric, *arrays, n=n, seed=seed)
+    except ValueError as e:
+        raise VerifyError(f"no bootstrap CI: {e}") from None
+
+
 def _verdict(delta: float, lo: float, hi: float, p: Plan, subsampled: bool) -> str:
     if subsampled:
         return "inconclusive"
@@ -188,17 +229,10 @@ def _verdict(delta: float, lo: float, hi: float, p: Plan, subsampled: bool) -> s
     return "inconclusive"
 
 
-def _verify_segmentation(p, cat, model, net, got, data, dev, batch_size, limit, records, n_boot, seed, log) -> dict:
+def _verify_segmentation(p, model, net, got, test, subsampled, dev, batch_size, records, n_boot, seed, log) -> dict:
     from .recipes import promptable_segmentation
 
-    test = load_split(data, "test")
-    masks = test.labels
-    if masks.ndim != 3:
-        raise VerifyError("promptable segmentation needs masks (a NIfTI imagesTr/labelsTr folder), not class labels")
-    images = test.images
-    subsampled = False
-    if limit and limit < len(masks):
-        images, masks, subsampled = images[:limit], masks[:limit], True
+    images, masks = test.images, test.labels
     t0 = time.perf_counter()
     pred, keep = promptable_segmentation(net, images, masks, batch_size=batch_size, device=dev, log=log)
     elapsed = time.perf_counter() - t0
@@ -208,7 +242,7 @@ def _verify_segmentation(p, cat, model, net, got, data, dev, batch_size, limit, 
     metric = M.dice if p.result.metric == "dice" else M.nsd
     per_case = np.array([metric(a, b) for a, b in zip(pred, gt)])
     value = float(per_case.mean())
-    lo, hi = M.bootstrap_ci(lambda v: float(np.mean(v)), per_case, n=n_boot, seed=seed)
+    lo, hi = _ci(lambda v: float(np.mean(v)), per_case, n=n_boot, seed=seed)
     delta = value - p.reported
     record = {
         "result": p.result.id, "model": model, "dataset": p.result.dataset, "metric": p.result.metric,
