@@ -18,7 +18,7 @@ def linked(cat, id_: str) -> dict | None:
         doc["derived_models"] = sorted(k for k, e in raw.models.items() if e.record.base_model == id_)
         rows = res[res["model"] == id_]
         doc["results"] = [
-            {k: r[k] for k in ("id", "dataset", "subset", "metric", "value_reported", "unit", "setting", "prompt", "locator", "source_url") if r[k] is not None and r[k] == r[k]}
+            {k: r[k] for k in ("id", "dataset", "subset", "modality", "metric", "value_reported", "unit", "setting", "prompt", "aggregate", "doubt", "locator", "source_url") if r[k] is not None and r[k] == r[k]}
             for r in rows.to_dict("records")
         ]
         return doc

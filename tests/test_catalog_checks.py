@@ -323,3 +323,10 @@ def test_validate_counts_every_kind_of_file(mini_catalog, capsys):
     out = capsys.readouterr().out
     assert "catalog OK: 9 files: 3 papers, 3 models, 2 datasets, 1 results files with 3 results" in out
     assert set(KINDS) == {"papers", "models", "datasets", "results"}  # a new kind must join the OK line
+
+
+def test_show_lists_a_models_results_with_their_flags(mini_catalog, capsys):
+    write_results(mini_catalog, result("x-d", subset="liver", doubt="typo?"), result("x-a", subset="all", aggregate="mean"))
+    assert main(["show", "medsam", "--catalog", str(mini_catalog), "--format", "json"]) == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    assert rows["x-d"]["doubt"] == "typo?" and rows["x-a"]["aggregate"] == "mean" and "doubt" not in rows["x-a"]
