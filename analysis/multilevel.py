@@ -445,7 +445,11 @@ class _Engine:
                 C = np.linalg.cholesky(M)
             except np.linalg.LinAlgError:
                 return -np.inf, None, None, None, None
-            logdet += 2.0 * float(np.log(np.diagonal(C, axis1=1, axis2=2)).sum())
+            piv = np.diagonal(C, axis1=1, axis2=2)
+            scale = np.sqrt(np.max(np.diagonal(M, axis1=1, axis2=2)))
+            if piv.min() <= 1e-8 * max(scale, 1e-300):  # numerically singular (no residual variation left)
+                return -np.inf, None, None, None, None
+            logdet += 2.0 * float(np.log(piv).sum())
             Mi = np.linalg.inv(M)
             Mi = 0.5 * (Mi + np.swapaxes(Mi, 1, 2))
             MiX = Mi @ g["X"]
@@ -642,6 +646,9 @@ def _finish(engine, blocks, theta, ll, iters, y, X, names, spec, sct, method, te
     if beta is None:
         raise ConvergenceError("the fitted marginal covariance is singular (a variance component is 0 and so "
                                "are the sampling variances): the model cannot be fitted to these data")
+    if not np.all(np.diag(A) > 0):
+        raise ConvergenceError("the fitted model is degenerate (a coefficient has no positive variance): the "
+                               "variance components left no residual variation; simplify the random part")
     se = np.sqrt(np.diag(A))
     stat = beta / se
     a = 1 - level

@@ -306,8 +306,14 @@ def _fit_component(df: pd.DataFrame, reference: str | None, lower_is_better: boo
         b_c, A_c, q, q_p = _common(con.yi.to_numpy(), Xc, Vcoo, data)
         d_c, vd_c = full(b_c, A_c)
     inc = _inconsistency(con, Xc, Vcoo, data, has_v)
-    edges = (con.groupby(["base", "treat"]).study.nunique().reset_index()
-             .rename(columns={"base": "a", "treat": "b", "study": "studies"}))
+    pairs: dict[tuple[str, str], int] = {}
+    for _, arms_s in df.groupby("study").treatment:  # a multi-arm study compares every pair of its arms directly
+        ts = sorted(arms_s)
+        for i, a in enumerate(ts):
+            for b in ts[i + 1:]:
+                pairs[(a, b)] = pairs.get((a, b), 0) + 1
+    edges = pd.DataFrame([{"a": a, "b": b, "studies": n} for (a, b), n in sorted(pairs.items())],
+                         columns=["a", "b", "studies"])
     del i0
     return NMA(treatments=trts, reference=reference, lower_is_better=lower_is_better, level=level,
                n_studies=int(df.study.nunique()), n_contrasts=k, n_designs=int(con.design.nunique()),

@@ -154,13 +154,18 @@ def robust(fit: RMAMV, cluster, *, clubSandwich: bool = False, adjust: bool = Tr
         raise InputError(f"CR1 needs more clusters ({J}) than coefficients ({p})")
     parts = []
     XtMiX = np.zeros((p, p))
-    for g in blocks.groups:
-        M = engine._M(g, theta)
-        C = np.linalg.cholesky(M)  # lower: M = C C'
-        Mi = np.linalg.inv(M)
-        XtMiX += _xty(g["X"], Mi @ g["X"])
-        parts.append((g, M, C, Mi))
-    B = np.linalg.inv(XtMiX)
+    try:
+        for g in blocks.groups:
+            M = engine._M(g, theta)
+            C = np.linalg.cholesky(M)  # lower: M = C C'
+            Mi = np.linalg.inv(M)
+            XtMiX += _xty(g["X"], Mi @ g["X"])
+            parts.append((g, M, C, Mi))
+        B = np.linalg.inv(XtMiX)
+        np.linalg.cholesky(B)
+    except np.linalg.LinAlgError:
+        raise InputError("the fitted model's covariance is singular, so no robust test can be formed (a variance "
+                         "component is 0 and there are no sampling variances)") from None
     meat = np.zeros((p, p))
     level = fit.level
     a = 1 - level

@@ -136,6 +136,74 @@ def _with_modality(cat, data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
+def benchmark_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
+                    source=None, include_doubtful: bool = False) -> pd.DataFrame:
+    """Arm-level frame behind ``fmreview nma|rank --from-catalog``: columns study, treatment, yi, vi (NaN where no
+    variance was reported), labels. Labels within a dataset are averaged (each dataset counts once); rows from
+    several source documents make one study per dataset and source. ``attrs``: has_variances, note, left_out."""
+    from .benchmark_tables import frame, usable
+
+    if not metric:
+        raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
+    cat = load(catalog)
+    _check_source(cat, source)
+    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
+                            condition=condition, source=source)
+    res, left = usable(res, include_doubtful)
+    if res.empty:
+        raise UserError("no results match these filters (see fmreview results with the same filters)")
+    df, has_v, note = frame(res)
+    if df.study.nunique() < 2 or df.treatment.nunique() < 2:
+        raise UserError(f"these filters leave {df.treatment.nunique()} model(s) on {df.study.nunique()} dataset(s); "
+                        "a network or rank analysis needs at least 2 of each")
+    if not has_v:
+        df["vi"] = np.nan
+    df.attrs.update(has_variances=has_v, note=note, left_out=left)
+    return df
+
+
+def contrast_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
+                   source=None, compare=None, include_doubtful: bool = False) -> pd.DataFrame:
+    """A − B in every table cell where both were evaluated under one protocol, across sources: columns source,
+    document, dataset, cell, yi (no sampling variances: a multilevel model's innermost level absorbs them)."""
+    from .benchmark_tables import usable, variant_contrasts
+
+    if not metric:
+        raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
+    if not compare:
+        raise UserError("--from-catalog with --random needs --compare MODEL_A MODEL_B")
+    cat = load(catalog)
+    _check_source(cat, source)
+    a, b = compare
+    known = sorted(set(cat.models.id))
+    for m in (a, b):
+        if m not in known:
+            import difflib
+
+            close = difflib.get_close_matches(m, known, n=1)
+            raise UserError(f"no model {m!r} in the catalog" + (f"; did you mean {close[0]!r}?" if close else ""))
+    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
+                            condition=condition, source=source)
+    res, _ = usable(res, include_doubtful)
+    df = variant_contrasts(res, b, [a])
+    if len(df) < 3:
+        raise UserError(f"{a} and {b} share {len(df)} table cell(s) under these filters; need at least 3")
+    return df
+
+
+def _check_source(cat, source) -> None:
+    if not source:
+        return
+    import difflib
+
+    known = set(cat.results.source_paper)
+    for s in [x.strip() for x in str(source).split(",") if x.strip()]:
+        if s not in known:
+            close = difflib.get_close_matches(s, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UserError(f"no source {s!r} among the catalog's result sources{hint}")
+
+
 def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
                   source=None, compare=None, model=None):
     """The effect-size frame behind ``fmreview meta --from-catalog``: (DataFrame with yi, vi, label; x label)."""

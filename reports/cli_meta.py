@@ -31,8 +31,17 @@ def register(sub) -> None:
     p.add_argument("--yi", default="yi", metavar="COL")
     p.add_argument("--vi", default="vi", metavar="COL")
     p.add_argument("--label", metavar="COL", help="study labels for plots and tables")
-    p.add_argument("--method", default="REML", help="EE DL HE HS SJ ML REML EB PM (default REML)")
-    p.add_argument("--test", default="z", choices=("z", "knha"))
+    p.add_argument("--method", default="REML", help="EE DL HE HS SJ ML REML EB PM (default REML; with --random: "
+                   "REML or ML)")
+    p.add_argument("--test", default="z", choices=("z", "knha", "t"),
+                   help="z; knha (Knapp–Hartung, univariate); t (k − p df, with --random)")
+    p.add_argument("--random", metavar="A/B", help="multilevel model (metafor's rma.mv): nested random intercepts, "
+                   "outermost first, e.g. source/dataset; or 'inner | outer' for a structured term")
+    p.add_argument("--struct", default="CS", choices=("CS", "HCS", "UN"), help="with 'inner | outer' (default CS)")
+    p.add_argument("--robust", metavar="COL", help="with --random: cluster-robust tests clustered on COL "
+                   "(CR2 with Satterthwaite df, as clubSandwich)")
+    p.add_argument("--rho", type=float, metavar="R", help="with --random: outcomes sharing the innermost "
+                   "--random level (one test set) have sampling correlation R (metafor's vcalc)")
     p.add_argument("--level", type=float, default=0.95)
     p.add_argument("--format", choices=("json", "table"), default="table")
     p.add_argument("--bias", action="store_true", help="Egger (both forms), Begg, trim-and-fill")
@@ -58,6 +67,31 @@ def register(sub) -> None:
                    help="with --from-catalog: effect = A − B on each dataset both were evaluated on")
     p.add_argument("--model", help="with --from-catalog and no --compare: pool one model's results")
     p.set_defaults(handler=cmd_meta)
+
+    p = sub.add_parser("nma", help="network meta-analysis of arm-level results (a score per model per dataset)")
+    p.add_argument("file", metavar="FILE.csv", nargs="?")
+    p.add_argument("--study", default="study", metavar="COL", help="column naming the study (dataset)")
+    p.add_argument("--treatment", default="treatment", metavar="COL", help="column naming the treatment (model)")
+    p.add_argument("--yi", default="yi", metavar="COL", help="the arm's outcome")
+    p.add_argument("--vi", metavar="COL", help="its sampling variance; leave out when none is known (the "
+                   "additive model: τ² absorbs the residual)")
+    p.add_argument("--reference", metavar="T", help="reference treatment (default: the one in most studies)")
+    p.add_argument("--lower-is-better", action="store_true", help="smaller outcomes are better (P-scores)")
+    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--format", choices=("json", "table"), default="table")
+    p.add_argument("--league", metavar="PATH.csv", help="write the league table as CSV")
+    p.add_argument("--netgraph", metavar="PATH", help="write the network graph (.svg/.png; both without)")
+    p.add_argument("--forest", metavar="PATH", help="write a forest plot of the effects against the reference")
+    p.add_argument("--from-catalog", action="store_true", help="the catalog's results instead of FILE")
+    p.add_argument("--catalog", metavar="DIR")
+    p.add_argument("--metric", help="with --from-catalog: e.g. dice, auc (its direction sets --lower-is-better)")
+    p.add_argument("--setting", help="with --from-catalog")
+    p.add_argument("--prompt", help="with --from-catalog")
+    p.add_argument("--prompt-count", type=int, metavar="N", help="with --from-catalog")
+    p.add_argument("--condition", metavar="TEXT", help="with --from-catalog")
+    p.add_argument("--source", help="with --from-catalog: source paper id")
+    p.add_argument("--include-doubtful", action="store_true", help="with --from-catalog: keep values marked doubtful")
+    p.set_defaults(handler=cmd_nma)
 
 
 def _read_csv(path: str) -> pd.DataFrame:
@@ -140,7 +174,8 @@ def meta_json(df: pd.DataFrame, yi: str = "yi", vi: str = "vi", *, method="REML"
         }
     if leave_one_out:
         l1 = sensitivity.leave1out(fit)
-        out["leave_one_out"] = [{"estimate": r.estimate, "tau2": r.tau2, "i2": r.i2} for r in l1.itertuples()]
+        out["leave_one_out"] = [{"omitted": r.omitted, "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
+                                  "ci_high": r.ci_high, "tau2": r.tau2, "i2": r.i2} for r in l1.itertuples()]
     if cumulative:
         cu = sensitivity.cumul(fit)
         out["cumulative"] = [{"estimate": r.estimate, "tau2": r.tau2} for r in cu.itertuples()]
@@ -156,7 +191,7 @@ def meta_json(df: pd.DataFrame, yi: str = "yi", vi: str = "vi", *, method="REML"
                              "tau2": mf.tau2, "permutation_pval": perm}
     if by:
         if by not in df.columns:
-            raise UserError(f"no column {by!r} for --by")
+            raise UserError(f"no column {by!r} for --by; columns are: {', '.join(map(str, df.columns))}")
         sg = subgroups(y, v, df[by], method=method, test=test)
         out["subgroups"] = {"groups": {lev: {"k": f.k, "estimate": f.estimate, "se": float(f.se[0]), "tau2": f.tau2}
                                        for lev, f in sg.groups.items()},
@@ -202,7 +237,10 @@ def _table(out: dict, fit) -> str:
         for lev, g in s["groups"].items():
             lines.append(f"  {lev:<24} k = {g['k']:<3} estimate {g['estimate']:.4f} (SE {g['se']:.4f}), tau² {g['tau2']:.4g}")
     if out["leave_one_out"]:
-        lines += ["", "Leave-one-out estimates: " + ", ".join(f"{r['estimate']:.4f}" for r in out["leave_one_out"])]
+        lines += ["", "Leave-one-out (each study omitted in turn):",
+                  f"  {'omitted':<28} {'estimate':>9} {'ci_low':>9} {'ci_high':>9} {'tau2':>9} {'I2':>7}"]
+        lines += [f"  {str(r['omitted'])[:28]:<28} {r['estimate']:9.4f} {r['ci_low']:9.4f} {r['ci_high']:9.4f} "
+                  f"{r['tau2']:9.4f} {r['i2']:6.2f}%" for r in out["leave_one_out"]]
     if out["cumulative"]:
         lines += ["", "Cumulative estimates: " + ", ".join(f"{r['estimate']:.4f}" for r in out["cumulative"])]
     return "\n".join(lines) + "\n"
@@ -211,6 +249,13 @@ def _table(out: dict, fit) -> str:
 def cmd_meta(args) -> int:
     xlabel = "Effect size"
     label = args.label
+    if args.from_catalog and args.random:
+        from .catalog_meta import contrast_frame
+
+        df = contrast_frame(catalog=args.catalog, metric=args.metric, setting=args.setting, prompt=args.prompt,
+                            prompt_count=args.prompt_count, condition=args.condition, source=args.source,
+                            compare=args.compare)
+        return cmd_meta_mv(args, df, "yi", None)
     if args.from_catalog:
         from .catalog_meta import catalog_frame
 
@@ -223,6 +268,12 @@ def cmd_meta(args) -> int:
             raise UserError("give FILE.csv with --yi/--vi columns, or --from-catalog")
         df = _read_csv(args.file)
         yi, vi = args.yi, args.vi
+    if args.random:
+        return cmd_meta_mv(args, df, yi, vi)
+    if args.robust or args.rho is not None:
+        raise UserError("--robust and --rho need a multilevel model: add --random A/B")
+    if args.test == "t":
+        raise UserError("--test t is for --random models; the univariate t-type test is --test knha")
     out, fit = meta_json(df, yi, vi, method=args.method, test=args.test, level=args.level, bias=args.bias,
                          leave_one_out=args.leave_one_out, cumulative=args.cumulative, mods=args.mods, by=args.by,
                          permutations=args.permutations, seed=args.seed, label=label)
@@ -234,4 +285,154 @@ def cmd_meta(args) -> int:
         print(json.dumps(out, indent=2, default=float))
     else:
         sys.stdout.write(_table(out, fit))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ multilevel
+
+
+def _with_residual_level(random: str, df: pd.DataFrame, v) -> str:
+    """Without sampling variances a multilevel model needs a level that absorbs the residual: the rows
+    themselves, added as the innermost level when no level is unique per row."""
+    if np.any(np.asarray(v) > 0):
+        return random
+    parts = [p.strip() for p in random.lstrip("~").replace("1 |", "").split("/")]
+    if all(p in df.columns for p in parts):
+        last = df[parts].astype(str).agg("\x1f".join, axis=1)
+        if last.is_unique:
+            return random
+    df["_row"] = np.arange(len(df))
+    return f"{random}/_row"
+
+
+def meta_mv_json(df: pd.DataFrame, yi: str, vi: str | None, *, random: str, method="REML", test="z", level=0.95,
+                 mods=None, struct="CS", robust_col=None, rho=None) -> tuple[dict, object, object]:
+    """``fmreview meta --random``: rma_mv (plus robust tests) as a JSON-ready dict, the fit and the robust fit."""
+    from fmreview.analysis import rma_mv, robust, vcalc
+
+    if method.upper() not in ("REML", "ML"):
+        raise UserError(f"--random fits by REML or ML, not {method}")
+    if test == "knha":
+        raise UserError("--test knha is the univariate Knapp–Hartung test; with --random use --test t")
+    y = _column(df, yi, "--yi")
+    v = _column(df, vi, "--vi") if vi is not None else np.zeros(len(df))
+    df = df.reset_index(drop=True).copy()
+    random = _with_residual_level(random, df, v)
+    V = v
+    if rho is not None:
+        inner = [p.strip() for p in random.lstrip("~").replace("1 |", "").split("/") if p.strip() != "_row"]
+        for c in inner:
+            if c not in df.columns:
+                raise UserError(f"--random names the column {c!r}; columns are: {', '.join(map(str, df.columns))}")
+        share = df[inner].astype(str).agg("\x1f".join, axis=1)
+        V = vcalc(v, share, rho)
+    mod_df = None
+    if mods:
+        names = [m.strip() for m in mods.split(",") if m.strip()]
+        missing = [m for m in names if m not in df.columns]
+        if missing:
+            raise UserError(f"no moderator column {missing[0]!r}; columns are: {', '.join(map(str, df.columns))}")
+        mod_df = df[names]
+    fit = rma_mv(y, V, data=df, random=random, struct=struct, mods=mod_df, method=method, test=test, level=level)
+    out = fit.to_dict()
+    out.update({"tau2": (fit.tau2[0] if len(fit.tau2) == 1 else fit.tau2) if fit.tau2 else None, "se_tau2": None,
+                "tau2_ci_low": None, "tau2_ci_high": None, "i2": None, "h2": None, "bias": None,
+                "leave_one_out": None, "cumulative": None, "subgroups": None, "moderators": None, "robust": None,
+                "random": random, "rho": rho})
+    if mods:
+        out["moderators"] = {"names": fit.coef_names, "coef": fit.beta.tolist(), "se": fit.se.tolist(),
+                             "pval": fit.pval.tolist(), "qm": fit.qm, "qm_pval": fit.qm_pval}
+    rb = None
+    if robust_col:
+        if robust_col not in df.columns:
+            raise UserError(f"no column {robust_col!r} for --robust; columns are: {', '.join(map(str, df.columns))}")
+        if df[robust_col].nunique() < 2:
+            raise UserError(f"--robust {robust_col}: every outcome has the same {robust_col} "
+                            f"({df[robust_col].iloc[0]!r}), and cluster-robust tests need at least 2 clusters; "
+                            "cluster on a level with several values or leave --robust out")
+        rb = robust(fit, df[robust_col], clubSandwich=True)
+        out["robust"] = rb.to_dict()
+    return out, fit, rb
+
+
+def cmd_meta_mv(args, df, yi, vi) -> int:
+    for flag in ("bias", "leave_one_out", "cumulative"):
+        if getattr(args, flag):
+            raise UserError(f"--{flag.replace('_', '-')} is not available with --random (univariate models only)")
+    if args.by or args.permutations or args.forest or args.funnel:
+        raise UserError("--by, --permutations, --forest and --funnel are for univariate models; with --random use "
+                        "--mods")
+    out, fit, rb = meta_mv_json(df, yi, vi, random=args.random, method=args.method, test=args.test,
+                                level=args.level, mods=args.mods, struct=args.struct, robust_col=args.robust,
+                                rho=args.rho)
+    if args.format == "json":
+        print(json.dumps(out, indent=2, default=float))
+    else:
+        text = fit.summary()
+        if rb is not None:
+            text += "\n\n" + rb.summary()
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------- nma
+
+
+def cmd_nma(args) -> int:
+    from fmreview.analysis import nma
+
+    vi = args.vi
+    lower = args.lower_is_better
+    note = None
+    if args.from_catalog:
+        if args.file:
+            raise UserError("give FILE.csv or --from-catalog, not both")
+        from .catalog_meta import benchmark_frame
+        from .cli_rank import _metric_lower_is_better
+
+        df = benchmark_frame(catalog=args.catalog, metric=args.metric, setting=args.setting, prompt=args.prompt,
+                             prompt_count=args.prompt_count, condition=args.condition, source=args.source,
+                             include_doubtful=args.include_doubtful)
+        study, treatment, yi = "study", "treatment", "yi"
+        vi = "vi" if df.attrs.get("has_variances") else None
+        lower = _metric_lower_is_better(args.metric, args.lower_is_better)
+        note = df.attrs.get("note")
+        net = nma(df, study=study, treatment=treatment, yi=yi, vi=vi, reference=args.reference,
+                  lower_is_better=lower, level=args.level, drop_single_arm=True)
+    else:
+        if not args.file:
+            raise UserError("give FILE.csv (one row per study and treatment) or --from-catalog")
+        df = _read_csv(args.file)
+        net = nma(df, study=args.study, treatment=args.treatment, yi=args.yi, vi=vi, reference=args.reference,
+                  lower_is_better=lower, level=args.level)
+    if args.league:
+        if not net.connected:
+            raise UserError("the network is disconnected: write one league table per component (see the message)")
+        buf = io.StringIO()
+        net.components[0].league().to_csv(buf, index=False, lineterminator="\n", float_format="%.10g")
+        _write(buf.getvalue(), args.league)
+    for kind, path in (("netgraph", args.netgraph), ("forest", args.forest)):
+        if path:
+            from .nma_plots import nma_forest, netgraph
+            from .plotting import save
+
+            p = Path(path)
+            formats = (p.suffix[1:],) if p.suffix in (".svg", ".png", ".pdf") else ("svg", "png")
+            fig = netgraph(net.components[0]) if kind == "netgraph" else nma_forest(net.components[0])
+            save(fig, p.with_suffix(""), formats=formats)
+    if args.format == "json":
+        out = net.to_dict()
+        if note:
+            out["note"] = note
+        print(json.dumps(out, indent=2, default=float))
+    else:
+        text = net.summary()
+        if note:
+            text = f"Note: {note}.\n\n" + text
+        if net.dropped:
+            text += f"\n\nLeft out (one arm under these filters): {', '.join(net.dropped)}"
+        sys.stdout.write(text + "\n")
+    if not net.connected:
+        print(f"fmreview: {net.message}", file=sys.stderr)
+        return 1
     return 0

@@ -20,20 +20,16 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from fmreview.analysis import bias, rma
 from fmreview.analysis.prisma import Prisma
-from fmreview.analysis.regression import subgroups
 from fmreview.analysis.trends import counts_by_year, growth_table, trend_in_share
 from fmreview.catalog import load, vocab
 from fmreview.catalog.stats import catalog_stats
 from fmreview.catalog.yamlio import write_atomic
 
-from .catalog_meta import comparison_sets
 from .cli import UserError
-from .meta_plots import forest, funnel
 from .plotting import PALETTE, plt, save
+from .report_pooling import pooled_section
 
-MAX_SETS = 6
 
 
 class Report:
@@ -104,10 +100,13 @@ class Report:
         for fig, _ in pending:
             plt.close(fig)
 
-    def table(self, blocks, df: pd.DataFrame, name: str, caption: str) -> None:
+    def write_csv(self, df: pd.DataFrame, name: str) -> None:
         buf = io.StringIO()
         df.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
         write_atomic(self.out / "tables" / f"{name}.csv", buf.getvalue())
+
+    def table(self, blocks, df: pd.DataFrame, name: str, caption: str) -> None:
+        self.write_csv(df, name)
         blocks.append(("table", name, df, caption))
 
 
@@ -282,84 +281,9 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     _trends(rep, m, p, r, since, until)
 
     # ---- pooled performance
-    rep.log("comparison sets and meta-analysis")
+    rep.log("benchmark tables: network meta-analysis, rank tests, multilevel models")
     b = rep.section("Pooled performance")
-    sets = comparison_sets(cat)
-    overview = pd.DataFrame([{"set": i + 1, "source": s.source_paper, "metric": s.metric, "setting": s.setting,
-                              "prompt": s.prompt, "prompt_count": s.prompt_count, "condition": s.condition,
-                              "model_a": s.model_a, "model_b": s.model_b, "k": s.k,
-                              "imputed_variances": int((s.data.vi_source == "imputed").sum())}
-                             for i, s in enumerate(sets)])
-    b.append(("p", f"{len(sets)} comparison sets were found: two models evaluated under one protocol (same source "
-                   "document, metric, setting, prompt, number of prompts and condition) on at least 5 datasets. A "
-                   "dataset on which a model has two different values under that protocol (a condition the catalog "
-                   "does not name) is left out of that model's comparisons. The effect is the difference A − B on "
-                   "the metric's fraction scale; variances come from the reported SD/SE/CI, else binomial from n for "
-                   "proportion metrics, else Hanley–McNeil for AUC, else imputed (median CV, else the median variance "
-                   "the set reports, or equal weights when no source gives any). Pooling: random effects, REML, "
-                   "z-test; Egger's test and trim-and-fill for small-study effects; a subgroup split by the dataset's "
-                   "modality; and, where any variance was imputed, the same model without the imputed rows."))
-    if len(overview):
-        rep.table(b, overview, "comparison_sets", "Comparison sets found in the catalog")
-    pooled = []
-    from fmreview.analysis.errors import AnalysisError
-
-    # show one set per source first, then fill up by size; within a source the contrast a review asks about
-    # comes first: a model against the model it was adapted from, then the source's own model against others
-    base = dict(zip(cat.models.id, cat.models.base_model))
-    paper = dict(zip(cat.models.id, cat.models.paper))
-
-    def interest(s):
-        linked = base.get(s.model_a) == s.model_b or base.get(s.model_b) == s.model_a
-        own = s.source_paper in (paper.get(s.model_a), paper.get(s.model_b))
-        return (not linked, not own, -s.k)
-
-    first = {}
-    for s in sorted(sets, key=interest):
-        first.setdefault(s.source_paper, s)
-    lead = sorted(first.values(), key=lambda s: -s.k)
-    order = lead + [s for s in sets if first[s.source_paper] is not s]
-    shown = 0
-    for s in order:
-        if shown == MAX_SETS:
-            break
-        dat = s.data
-        try:
-            fit = rma(dat.yi, dat.vi, method="REML", labels=dat.label)
-        except AnalysisError as exc:  # one unusable set must not stop the report; it is listed with the reason
-            pooled.append({"set": None, "comparison": s.title, "note": f"not pooled: {exc}"})
-            continue
-        i = shown
-        shown += 1
-        row = {"set": i + 1, "comparison": s.title, **{k: v for k, v in fit.to_dict().items()}}
-        try:
-            e, tf = bias.regtest(fit), bias.trimfill(fit)
-            row.update(egger_z=e.stat, egger_p=e.pval, trimfill_k0=tf.k0, trimfill_side=tf.side,
-                       trimfill_estimate=tf.fit.estimate)
-            filled = (tf.filled_yi, tf.filled_vi)
-        except Exception as exc:  # too few studies for a test is reported, not hidden
-            row.update(egger_z=None, egger_p=None, trimfill_k0=None, note=str(exc))
-            filled = None
-        mods = dat.modality
-        if mods.nunique() >= 2 and mods.value_counts().min() >= 1:
-            try:
-                sg = subgroups(dat.yi, dat.vi, mods)
-                row.update(subgroup_qm=sg.qm, subgroup_p=sg.qm_pval)
-            except Exception as exc:
-                row.update(subgroup_qm=None, subgroup_p=None, subgroup_note=str(exc))
-        keep = dat.vi_source != "imputed"
-        if (~keep).any() and keep.sum() >= 3:
-            sens = rma(dat.yi[keep], dat.vi[keep])
-            row.update(sensitivity_k=int(keep.sum()), sensitivity_estimate=sens.estimate)
-        pooled.append(row)
-        xl = f"Difference in {vocab.label('metric', s.metric)} ({s.model_a} − {s.model_b})"
-        rep.figure(b, forest(fit, xlabel=xl, title=f"Set {i + 1}: {s.title}"), f"forest_set{i + 1}",
-                   f"Set {i + 1}: {s.title}. Random-effects (REML) pooled difference with 95% CI and prediction interval.")
-        rep.figure(b, funnel(fit, xlabel=xl, filled=filled, title=f"Set {i + 1}"), f"funnel_set{i + 1}",
-                   f"Set {i + 1}: contour-enhanced funnel plot; open circles are studies filled by trim-and-fill.")
-        rep.table(b, dat.drop(columns=["dataset"]), f"set{i + 1}_data", f"Set {i + 1}: per-dataset effects")
-    if pooled:
-        rep.table(b, pd.DataFrame(pooled), "pooled", "Pooled results per comparison set")
+    pooled_section(rep, b, r, m)
 
     # ---- PRISMA
     rep.log("PRISMA flow diagram")
@@ -387,10 +311,10 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     # ---- methods
     b = rep.section("Methods")
     b.append(("p", "All numbers were read from the sources cited in the catalog (URL and table/figure locator per "
-                   "value). Percent values are converted to fractions. Random-effects models use the restricted "
-                   "maximum-likelihood estimator of τ² with z-tests; heterogeneity is reported as τ², I² (from τ²) "
-                   "and Cochran's Q. The engine agrees with R's metafor 3.8.1 to a relative 1e-6 on its test "
-                   "datasets. Growth rates come from Poisson GLMs (statsmodels). Built with fmreview."))
+                   "value). Percent values are converted to fractions. Benchmark tables are pooled by network "
+                   "meta-analysis (REML) and rank tests, questions across sources by multilevel models with CR2 "
+                   "cluster-robust tests (see Pooled performance). The engine agrees with R's metafor 3.8.1 and "
+                   "clubSandwich 0.5.8 to a relative 1e-5 on their test datasets. Growth rates come from Poisson GLMs (statsmodels). Built with fmreview."))
     rep.log("writing the figures")
     rep.save_figures()
     rep.log("writing report.md and report.html")

@@ -52,21 +52,29 @@ def test_report_numbers(report_catalog, tmp_path):
     fam = pd.read_csv(out / "tables" / "models_per_year_by_family.csv")
     assert fam.to_dict("list") == {"year": [2021, 2022, 2023, 2024], "vision-only": [0, 0, 1, 1],
                                    "vision-language": [1, 0, 0, 0]}
-    sets = pd.read_csv(out / "tables" / "comparison_sets.csv")
-    assert len(sets) == 1 and sets.loc[0, ["model_a", "model_b", "k"]].tolist() == ["medsam", "sam", 6]
-    data = pd.read_csv(out / "tables" / "set1_data.csv")
-    # difference of fractions; variance = sd^2/n for each model, summed: 2 * 0.1^2 / 50
-    assert data.yi.round(6).tolist() == [0.1, 0.07, 0.08, 0.1, 0.06, 0.11]
-    assert (data.vi.round(8) == 0.0004).all() and set(data.vi_source) == {"sd"}
+    tables = pd.read_csv(out / "tables" / "benchmark_tables.csv")
+    assert tables.analysis.tolist().count("NMA") == 1  # the shared fixture's other table has one dataset
+    assert tables.loc[0, ["table", "models", "datasets", "variances", "analysis"]].tolist() == [1, 2, 6, "reported",
+                                                                                              "NMA"]
+    eff = pd.read_csv(out / "tables" / "table1_nma.csv").set_index("treatment")
+    # two models: the NMA is the univariate random-effects model of the differences (vi = sd²/n summed)
+    from fmreview.analysis import rma
+
+    diff = [0.1, 0.07, 0.08, 0.1, 0.06, 0.11]
+    uni = rma(diff, [2 * 0.1**2 / 50] * 6)
+    assert eff.loc["medsam", "estimate"] == 0.0  # the reference: most datasets, then the first name
+    assert eff.loc["sam", "estimate"] == pytest.approx(-uni.estimate, rel=1e-6)
+    assert eff.loc["sam", "se"] == pytest.approx(float(uni.se[0]), rel=1e-5)
+    assert eff.loc["medsam", "pscore"] > eff.loc["sam", "pscore"]
     pooled = pd.read_csv(out / "tables" / "pooled.csv")
-    assert pooled.loc[0, "estimate"] == pytest.approx(data.yi.mean())  # equal variances: the plain mean
+    assert pooled.loc[0, ["table", "best", "model"]].tolist() == [1, "medsam", "random effects"]
     prisma = (out / "tables" / "prisma.csv").read_text()
     assert "new_studies,node15,box11,Included,Studies included in review,,,3" in prisma
-    for name in ("models_per_year_by_family", "modality_task_map", "forest_set1", "funnel_set1", "prisma"):
+    for name in ("models_per_year_by_family", "modality_task_map", "table1_forest", "table1_netgraph", "prisma"):
         assert (out / "figures" / f"{name}.svg").stat().st_size > 1000
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
     md = (out / "report.md").read_text()
-    assert "## Pooled performance" in md and "figures/forest_set1.svg" in md
+    assert "## Pooled performance" in md and "figures/table1_forest.svg" in md
 
 
 def test_trend_window(report_catalog, tmp_path, capsys):
@@ -81,7 +89,7 @@ def test_trend_window(report_catalog, tmp_path, capsys):
     size = pd.read_csv(out / "tables" / "catalog_size.csv").set_index("entity")["count"]
     whole = pd.read_csv(build(report_catalog, tmp_path / "all") / "tables" / "catalog_size.csv")
     assert size.to_dict() == whole.set_index("entity")["count"].to_dict()  # the evidence base is the whole catalog
-    assert pd.read_csv(out / "tables" / "comparison_sets.csv").k.tolist() == [6]
+    assert pd.read_csv(out / "tables" / "benchmark_tables.csv").datasets.max() == 6
     assert "Trends cover 1 of the 3 models (2023; window 2022–2023)" in (out / "report.md").read_text()
     capsys.readouterr()
     assert main(["report", "--catalog", str(report_catalog), "--out", str(tmp_path / "x"), "--quiet",
@@ -205,33 +213,24 @@ def test_comparison_set_orientation(tmp_path, source_paper):
         assert one.label.tolist() == s.data.label.tolist()
 
 
-def test_comparison_set_leaves_out_cells_a_model_reports_twice(tmp_path):
-    """Two different values for one model on one dataset under the same setting and prompt (e.g. 1 vs 5 point
-    prompts, two input sizes) cannot be paired like for like: that dataset drops out of the comparison; a
-    repeated identical value does not."""
+def test_cells_a_model_reports_twice_are_left_out(tmp_path):
+    """Two different values for one model on one dataset under one protocol (a condition the fields do not name)
+    cannot be paired like for like: that cell drops out; a repeated identical value does not. The catalog's
+    validation now rejects such duplicates, so the guard is exercised on a results frame."""
     from fmreview.catalog import load
-    from fmreview.reports.catalog_meta import _pairs, comparison_sets
+    from fmreview.reports.benchmark_tables import _cells
+    from fmreview.reports.catalog_meta import _pairs
 
-    root = _three_model_catalog(tmp_path, "sam-2023")
-    path = root / "results" / "cmp.yaml"
-    rows = ["- id: cmp-clip-ds0-larger-input", "  model: clip", "  dataset: ds0", "  task: segmentation",
-            "  metric: dice", "  value: 70", "  unit: percent", "  setting: zero-shot", "  prompt: box",
-            "  locator: Table 3",
-            "- id: cmp-clip-ds1-again", "  model: clip", "  dataset: ds1", "  task: segmentation",
-            "  metric: dice", "  value: 61", "  unit: percent", "  setting: zero-shot", "  prompt: box",
-            "  locator: Table 3"]
-    path.write_text(path.read_text() + "\n".join(rows) + "\n")
-    cat = load(root)
-    sets = {frozenset((s.model_a, s.model_b)): s for s in comparison_sets(cat)}
-    with_clip = [s for pair, s in sets.items() if "clip" in pair]
-    assert with_clip
-    for s in with_clip:
-        assert "ds0" not in set(s.data.dataset)
-        assert "ds1" in set(s.data.dataset)
-        assert s.k == 5
-    medsam_sam = sets[frozenset(("medsam", "sam"))]
-    assert "ds0" in set(medsam_sam.data.dataset) and medsam_sam.k == 6
-    assert "ds0" not in set(_pairs(cat.results, "sam", "clip").dataset)
+    res = load(_three_model_catalog(tmp_path, "sam-2023")).results
+    clip = res[(res.model == "clip") & res.dataset.isin(["ds0", "ds1"])]
+    twice = pd.concat([res, clip.assign(id=clip.id + "-again",
+                                        value=clip.value.where(clip.dataset != "ds0", 0.70))], ignore_index=True)
+    assert "ds0" not in set(_pairs(twice, "sam", "clip").dataset)
+    assert "ds1" in set(_pairs(twice, "sam", "clip").dataset)
+    cells, ambiguous = _cells(twice)
+    assert ambiguous == 1
+    assert not ((cells.model == "clip") & (cells.dataset == "ds0")).any()
+    assert ((cells.model == "medsam") & (cells.dataset == "ds0")).any()
 
 
 def test_comparison_sets_are_formed_per_prompt_count(tmp_path):
@@ -296,3 +295,46 @@ def test_comparison_sets_are_formed_per_condition(tmp_path):
         assert (s.model_a, s.model_b, s.k) == ("medsam", "sam", 6)
         assert s.data.yi.round(6).tolist() == [0.08] * 6 and s.title.endswith(f", {s.condition} (sam-2023)")
     assert len(cat.results_where(condition="Tip-Adapter")) == 12
+
+
+def _table_rows(models_values, dataset, subsets=None, setting="zero-shot"):
+    rows = []
+    for model, values in models_values.items():
+        for j, v in enumerate(values):
+            ds = dataset if subsets else f"{dataset}{j}"
+            rows += [f"- id: t-{model}-{ds}-{j}", f"  model: {model}", f"  dataset: {ds}", "  task: segmentation",
+                     "  metric: dice", f"  value: {v}", "  unit: percent", f"  setting: {setting}", "  prompt: box",
+                     "  locator: Table 3"]
+            if subsets:
+                rows.append(f"  subset: {subsets[j]}")
+    return rows
+
+
+def test_labels_of_one_dataset_are_never_pooled_as_studies(tmp_path):
+    """117 organs of one test set are one dataset, not 117 studies: the table is listed, not pooled."""
+    extra = {k: textwrap.dedent(v) for k, v in _comparison_results().items()}
+    labels = [f"organ {i}" for i in range(8)]
+    rows = _table_rows({"medsam": [80 + i for i in range(8)], "sam": [70 + i for i in range(8)]}, "ds0", labels,
+                       setting="fine-tune")
+    extra["results/organs.yaml"] = "\n".join(["source:", "  paper: sam-2023", "  url: https://example.org/organs",
+                                              "results:", *rows]) + "\n"
+    out = build(write_catalog(tmp_path / "catalog", extra=extra), tmp_path / "r")
+    tables = pd.read_csv(out / "tables" / "benchmark_tables.csv")
+    organs = tables[tables.setting == "fine-tune"].iloc[0]
+    assert organs.labels == 8 and organs.datasets == 1
+    assert organs.analysis.startswith("not pooled: one dataset")
+    assert organs.table not in set(pd.read_csv(out / "tables" / "pooled.csv").table)
+
+
+def test_three_models_get_rank_tests_and_a_cd_diagram(tmp_path):
+    extra = {k: textwrap.dedent(v) for k, v in _comparison_results().items()}
+    rows = _table_rows({"medsam": [80, 82, 78, 90, 85, 88], "sam": [70, 75, 70, 80, 79, 77],
+                        "clip": [60, 61, 65, 62, 70, 64]}, "ds", setting="linear-probe")
+    extra["results/three.yaml"] = "\n".join(["source:", "  paper: sam-2023", "  url: https://example.org/three",
+                                             "results:", *rows]) + "\n"
+    out = build(write_catalog(tmp_path / "catalog", extra=extra), tmp_path / "r")
+    pooled = pd.read_csv(out / "tables" / "pooled.csv")
+    row = pooled[pooled.models == 3].iloc[0]
+    # every dataset ranks medsam > sam > clip: mean ranks 1, 2, 3 and Friedman χ² = 12 on 6 blocks (2 df)
+    assert row.friedman_stat == pytest.approx(12.0) and row.rank_blocks == 6
+    assert (out / "figures" / f"table{int(row.table)}_cd.svg").exists()
