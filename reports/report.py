@@ -183,14 +183,16 @@ def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: 
     fam = counts_by_year(m.year, m.family)
     fam = fam[[c for c in vocab.words("family") if c in fam.columns]]
     rep.figure(b, _stacked(fam, "Models per year by family", "Models", "family"), "models_per_year_by_family",
-               "Models per year, stacked by family (vision-only, vision-language, multimodal LLM).")
+               f"Models per year, stacked by family (vision-only, vision-language, multimodal LLM); n = {int(fam.values.sum())} "
+               f"models with a year.")
     band = counts_by_year(m.year, m.band)
     band = band[[c for c in vocab.words("band") if c in band.columns]]
     rep.figure(b, _stacked(band, "Models per year by spectrum band", "Models", "band"), "models_per_year_by_band",
-               "Models per year by the reviews' spectrum: general, modality-specific, organ/task-specific.")
+               f"Models per year by the reviews' spectrum: general, modality-specific, organ/task-specific; "
+               f"n = {int(band.values.sum())} models with a year and a band.")
     pap = counts_by_year(p.year, p.kind)
     rep.figure(b, _stacked(pap, "Papers per year by kind", "Papers", "paper_kind"), "papers_per_year",
-               "Papers in the catalog per year, by kind.")
+               f"Papers in the catalog per year, by kind; n = {int(pap.values.sum())} papers with a year.")
     rep.table(b, fam.reset_index(), "models_per_year_by_family", "Models per year by family")
 
     growth = pd.concat([growth_table(fam).assign(by="family"), growth_table(band).assign(by="band"),
@@ -216,7 +218,8 @@ def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: 
         mat = pd.crosstab(mt.modalities.map(lambda w: vocab.label("modality", w)), mt.tasks.map(lambda w: vocab.label("task", w)))
         mat = mat.loc[mat.sum(axis=1).sort_values(ascending=False, kind="stable").index]
         rep.figure(b, _heatmap(mat, "Evidence map: models by modality and task", "Task", "Modality"),
-                   "modality_task_map", "Number of models per modality × task (a model counts once in each cell it covers).")
+                   "modality_task_map", f"Number of models per modality × task (a model counts once in each cell it "
+                                        f"covers); n = {mt.id.nunique()} models with a modality and a task.")
 
     if len(r):
         ry = r.merge(p[["id", "year"]].rename(columns={"id": "source_paper"}), on="source_paper", how="inner")
@@ -224,7 +227,8 @@ def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: 
         use = pd.crosstab(ry[ry.dataset.isin(top)].dataset, ry[ry.dataset.isin(top)].year.astype("Int64"))
         use = use.loc[[t for t in top if t in use.index]]
         rep.figure(b, _heatmap(use, "Dataset use over time (results reported)", "Year of source", "Dataset"),
-                   "dataset_use", "Results reported per dataset and year of the source paper, top datasets.")
+                   "dataset_use", f"Results reported per dataset and year of the source paper, the {len(use)} datasets "
+                                  f"with most results; n = {int(use.values.sum())} of {len(ry)} dated results.")
 
     params = m.dropna(subset=["parameters"])
     if len(params):
@@ -239,19 +243,25 @@ def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: 
         ax.set_ylabel("Parameters")
         ax.set_title("Model size over time", loc="left")
         ax.legend(frameon=False, fontsize=8)
-        rep.figure(b, fig, "parameters_vs_year", "Parameter count (log scale) against year, by family; only models whose size a source states.")
+        rep.figure(b, fig, "parameters_vs_year", f"Parameter count (log scale) against year, by family; n = {len(params)} "
+                                                 f"of {len(m)} models (only those whose size a source states).")
 
     ow = counts_by_year(m.year, m.open_weights.map(lambda v: "open weights" if v is True else "no public weights"))
     rep.figure(b, _stacked(ow, "Open weights per year", "Models", None), "open_weights",
-               "Models with public weights (a checkpoint or a stated release) per year.")
+               f"Models with public weights (a checkpoint or a stated release) per year; n = {int(ow.values.sum())} models "
+               f"with a year.")
     lic = m.licence.map(licence_family)
     rep.figure(b, _stacked(counts_by_year(m.year, lic), "Licence types per year", "Models", None), "licences",
-               "Licences of the models per year, grouped into families (the catalog keeps each licence as stated).")
+               f"Licences of the models per year, grouped into families (the catalog keeps each licence as stated); "
+               f"n = {int(m.year.notna().sum())} models, {int((m.licence.notna() & m.year.notna()).sum())} with a stated "
+               f"licence.")
     ad = _explode(m, "adaptation")
     if len(ad):
         adt = counts_by_year(ad.year, ad.adaptation)
         rep.figure(b, _stacked(adt, "Adaptation strategies per year", "Models", "adaptation"), "adaptation",
-                   "How models were adapted from their base models (adapter, LoRA, full fine-tuning, …).")
+                   f"How models were adapted from their base models (adapter, LoRA, full fine-tuning, …); n = "
+                   f"{ad.id.nunique()} of {len(m)} models (those whose adaptation a source states; a model with "
+                   f"several strategies counts in each).")
 
 
 def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: int | None = None,
@@ -276,6 +286,11 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
                    f"{100 * stats_['results_share_with_n']:.0f}% of results state the number of test cases and "
                    f"{100 * stats_['results_share_with_uncertainty']:.0f}% an SD, SE or CI."))
     rep.table(b, size, "catalog_size", "Catalog size")
+    chars = model_characteristics(cat)
+    rep.table(b, chars, "model_characteristics", f"Characteristics of the {len(chars)} models (as their sources "
+                                                  "state them; empty where no source states a value)")
+    dchars = dataset_characteristics(d)
+    rep.table(b, dchars, "dataset_characteristics", f"Characteristics of the {len(dchars)} datasets")
 
     # ---- trends
     _trends(rep, m, p, r, since, until)
@@ -300,7 +315,12 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
                        "their entry was read; no duplicates or exclusions are recorded. Provide prisma.csv (the "
                        "PRISMA2020 package's layout) in the catalog directory for a real flow."))
     write_atomic(out / "tables" / "prisma.csv", pr.to_csv())
-    rep.figure(b, _prisma_figure(pr), "prisma", "PRISMA 2020 flow diagram.")
+    assumed = not prisma_csv.exists()
+    rep.figure(b, _prisma_figure(pr, assumed), "prisma",
+               "PRISMA 2020 flow diagram" + (" derived from the catalog itself, not from a screening log: it "
+                                             "records no search, duplicates or exclusions." if assumed else
+                                             f" from the screening log (n = {sum(pr.identified.values())} "
+                                             "records identified)."))
 
     # ---- reproduced results (zoo), when records exist
     rec = _zoo_records()
@@ -322,6 +342,34 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     write_atomic(out / "report.html", _html(rep))
     rep.log(f"done: {out}")
     return out
+
+
+def model_characteristics(cat) -> pd.DataFrame:
+    """The table of model characteristics reviews print: one row per model."""
+    m = cat.models
+    hosts = {mid: ", ".join(sorted({c.hub for c in e.record.checkpoints})) for mid, e in cat.raw.models.items()}
+    join = lambda xs: ", ".join(xs) if isinstance(xs, list) else ""
+    return pd.DataFrame({
+        "model": m.id, "name": m.name, "year": m.year, "family": m.family, "band": m.band, "group": m.model_group,
+        "architecture": m.architecture, "parameters": m.parameters, "modalities": m.modalities.map(join),
+        "pretraining_data": m.pretraining_datasets.map(join), "pretraining_images": m.pretraining_images,
+        "pretraining_pairs": m.pretraining_pairs, "licence": m.licence, "open_weights": m.open_weights,
+        "checkpoint_host": m.id.map(hosts).replace("", None),
+    }).sort_values(["year", "model"], kind="stable").reset_index(drop=True)
+
+
+def dataset_characteristics(d: pd.DataFrame) -> pd.DataFrame:
+    """The table of datasets: modality, dimensionality, size (every count the source gives), licence, access."""
+    size_cols = ["images", "volumes", "slides", "videos", "patients", "studies", "pairs", "questions", "masks"]
+
+    def size(row):
+        return "; ".join(f"{int(row[c]):,} {c}" for c in size_cols if pd.notna(row[c]))
+
+    return pd.DataFrame({
+        "dataset": d.id, "name": d.name, "modalities": d.modalities.map(lambda xs: ", ".join(xs)),
+        "dimensionality": d.dimensionality, "size": d.apply(size, axis=1).replace("", None),
+        "classes": d.classes, "licence": d.licence, "access": d.access,
+    }).sort_values("dataset").reset_index(drop=True)
 
 
 LICENCE_FAMILIES = (  # first match wins; the catalog keeps the licence text as its source states it
@@ -352,7 +400,7 @@ def _host(url: str) -> str:
     return "publisher or other site"
 
 
-def _prisma_figure(pr: Prisma):
+def _prisma_figure(pr: Prisma, assumed: bool = False):
     fig, ax = plt.subplots(figsize=(7.0, 5.2))
     ax.axis("off")
     ident = "\n".join(f"{k}: {v}" for k, v in pr.identified.items())
@@ -375,6 +423,10 @@ def _prisma_figure(pr: Prisma):
         ax.annotate("", xy=(0.2, y1), xytext=(0.2, y0), xycoords="axes fraction",
                     arrowprops=dict(arrowstyle="->", color="#333333"))
     ax.set_title("PRISMA 2020 flow diagram", loc="left")
+    if assumed:  # said on the image itself, so the figure cannot travel without its caveat
+        ax.text(0.0, -0.06, "Assumed flow: derived from the catalog's own entries, not from a search or a screening "
+                "log (no duplicates or exclusions recorded).", transform=ax.transAxes, fontsize=7.5,
+                color="#b03a2e", ha="left", va="top", wrap=True)
     return fig
 
 

@@ -116,7 +116,7 @@ def pooled_section(rep, b, results: pd.DataFrame, models: pd.DataFrame, include_
         lg = c.league()
         rep.write_csv(lg, f"table{n}_league")
         rep.figure(b, netgraph(c, title=f"Table {n}: network of {len(c.treatments)} models"), f"table{n}_netgraph",
-                   f"Table {n}: network graph; {len(c.treatments)} models, {c.n_studies} datasets, an edge per pair "
+                   f"Table {n}: network graph; n = {len(c.treatments)} models on {c.n_studies} datasets, an edge per pair "
                    f"evaluated on the same dataset (label: number of datasets).")
         rep.figure(b, nma_forest(c, xlabel=f"Difference in {mname}"), f"table{n}_forest",
                    f"Table {n}: {len(c.effects)} models against {c.reference} with 95% CIs, best P-score on top "
@@ -133,7 +133,7 @@ def pooled_section(rep, b, results: pd.DataFrame, models: pd.DataFrame, include_
                                rank_blocks=rk.n_blocks, rank_models=len(rk.treatments))
                     rep.figure(b, cd_diagram(rk, title=f"Table {n}: mean ranks ({rk.n_blocks} complete datasets)"),
                                f"table{n}_cd",
-                               f"Table {n}: critical-difference diagram, {len(rk.treatments)} models on the "
+                               f"Table {n}: critical-difference diagram, n = {len(rk.treatments)} models on the "
                                f"{rk.n_blocks} datasets where all of them were evaluated (Friedman p = "
                                f"{rk.friedman_pval:.3g}; Nemenyi CD = {rk.cd:.2f} at α = 0.05; bars join models "
                                f"not significantly different).")

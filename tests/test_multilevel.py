@@ -216,3 +216,13 @@ def test_block_batches_handle_unequal_sizes(konst):
     b = rma_mv(sh.yi, sh.vi, data=sh, random="district/school")
     np.testing.assert_allclose(a.sigma2, b.sigma2, rtol=1e-9)
     assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
+
+
+def test_begg_rank_test_with_tied_variances_matches_metafor():
+    """k = 102 with tied variances: Kendall's τ and its tie-corrected variance as R's cor.test (metafor's ranktest)."""
+    from fmreview.analysis import ranktest, rma
+
+    d = pd.read_csv(DATA / "ties.csv")
+    rt = ranktest(rma(d.yi, d.vi))
+    close(rt.tau, "ties_ranktest", "tau", rtol=1e-10)
+    close(rt.pval, "ties_ranktest", "pval", rtol=1e-10)
