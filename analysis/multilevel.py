@@ -764,4 +764,5 @@ def profile(fit: RMAMV, component: int = 0, values=None, steps: int = 20) -> pd.
     out.attrs["component"] = names[component] if component < len(names) else str(component)
     out.attrs["estimate"] = est if kind != "sd" else est**2
     out.attrs["loglik"] = fit.loglik
+    out.attrs["method"] = fit.method
     return out

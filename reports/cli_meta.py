@@ -41,7 +41,10 @@ def register(sub) -> None:
     p.add_argument("--robust", metavar="COL", help="with --random: cluster-robust tests clustered on COL "
                    "(CR2 with Satterthwaite df, as clubSandwich)")
     p.add_argument("--rho", type=float, metavar="R", help="with --random: outcomes sharing the innermost "
-                   "--random level (one test set) have sampling correlation R (metafor's vcalc)")
+                   "--random level that groups several of them (one test set) have sampling correlation R "
+                   "(metafor's vcalc)")
+    p.add_argument("--profile", metavar="PATH", help="with --random: profile likelihood plot of each variance "
+                   "component (.svg/.png by extension; both without)")
     p.add_argument("--level", type=float, default=0.95)
     p.add_argument("--format", choices=("json", "table"), default="table")
     p.add_argument("--bias", action="store_true", help="Egger (both forms), Begg, trim-and-fill")
@@ -324,7 +327,13 @@ def meta_mv_json(df: pd.DataFrame, yi: str, vi: str | None, *, random: str, meth
         for c in inner:
             if c not in df.columns:
                 raise UserError(f"--random names the column {c!r}; columns are: {', '.join(map(str, df.columns))}")
-        share = df[inner].astype(str).agg("\x1f".join, axis=1)
+        # the test set: the innermost level that groups several outcomes (an observation-level factor such as
+        # esid in study/esid is unique per row, so its parent is the one outcomes share)
+        share = None
+        for j in range(len(inner), 0, -1):
+            share = df[inner[:j]].astype(str).agg("\x1f".join, axis=1)
+            if not share.is_unique:
+                break
         V = vcalc(v, share, rho)
     mod_df = None
     if mods:
@@ -365,6 +374,16 @@ def cmd_meta_mv(args, df, yi, vi) -> int:
     out, fit, rb = meta_mv_json(df, yi, vi, random=args.random, method=args.method, test=args.test,
                                 level=args.level, mods=args.mods, struct=args.struct, robust_col=args.robust,
                                 rho=args.rho)
+    if args.profile:
+        from fmreview.analysis.multilevel import profile
+
+        from .meta_plots import profile_plot
+        from .plotting import save
+
+        n = len(fit.theta)
+        fig = profile_plot([profile(fit, j, steps=15) for j in range(n)])
+        p = Path(args.profile)
+        save(fig, p.with_suffix(""), formats=(p.suffix[1:],) if p.suffix in (".svg", ".png", ".pdf") else ("svg", "png"))
     if args.format == "json":
         print(json.dumps(out, indent=2, default=float))
     else:

@@ -101,3 +101,22 @@ def bubble(fit, moderator: int = 1, *, xlabel="Moderator", ylabel="Effect size",
     if title:
         ax.set_title(title, loc="left")
     return fig
+
+
+def profile_plot(profiles, title=None):
+    """Profile (restricted) log-likelihood of each variance component (metafor's profile.rma.mv): one panel per
+    component, the estimate marked; a flat profile says the data cannot tell the component apart."""
+    n = len(profiles)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 2.8), squeeze=False)
+    for ax, pr in zip(axes[0], profiles):
+        ax.plot(pr["value"], pr["loglik"], color=PALETTE[0], lw=1.2, marker="o", ms=2.5)
+        ax.axvline(pr.attrs.get("estimate", np.nan), color=PALETTE[1], ls="--", lw=0.8)
+        ax.axhline(pr.attrs.get("loglik", np.nan), color="#999999", ls=":", lw=0.8)
+        name = pr.attrs.get("component", "component")
+        ax.set_xlabel(name if name.startswith(("tau2", "rho")) else f"σ² {name}")
+        ylab = "Restricted log-likelihood" if pr.attrs.get("method") == "REML" else "Log-likelihood"
+        ax.set_ylabel(ylab if ax is axes[0][0] else "")
+    if title:
+        fig.suptitle(title, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
