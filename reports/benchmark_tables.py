@@ -26,6 +26,14 @@ TABLE_KEYS = ["source_paper", "source_document", "metric", "setting", "prompt", 
 REAL_VARIANCE = {"sd", "se", "ci", "binomial", "hanley-mcneil"}
 
 
+def protocol_title(t) -> str:
+    """'Dice, zero-shot, prompt 3 × point, input 256×256 (source)' for anything with the protocol's fields."""
+    m = vocab.label("metric", t.metric)
+    prompt = f"{int(t.prompt_count)} × {t.prompt}" if pd.notna(t.prompt_count) else t.prompt
+    cond = f", {t.condition}" if pd.notna(t.condition) and t.condition else ""
+    return f"{m}, {t.setting}, prompt {prompt}{cond} ({t.source_paper})"
+
+
 def usable(results: pd.DataFrame, include_doubtful: bool = False) -> tuple[pd.DataFrame, dict]:
     """Results an analysis may pool: no aggregates (they would count their parts twice) and, unless asked,
     no doubtful values. Returns the rows and the counts left out."""
@@ -74,10 +82,7 @@ class BenchmarkTable:
 
     @property
     def title(self) -> str:
-        m = vocab.label("metric", self.metric)
-        prompt = f"{int(self.prompt_count)} × {self.prompt}" if pd.notna(self.prompt_count) else self.prompt
-        cond = f", {self.condition}" if pd.notna(self.condition) and self.condition else ""
-        return f"{m}, {self.setting}, prompt {prompt}{cond} ({self.source_paper})"
+        return protocol_title(self)
 
     def arms(self) -> tuple[pd.DataFrame, bool, str]:
         """Dataset-level arms (study, treatment, yi, vi), whether vi is usable, and how labels were handled."""

@@ -44,10 +44,9 @@ class ComparisonSet:
 
     @property
     def title(self) -> str:
-        m = vocab.label("metric", self.metric)
-        prompt = f"{int(self.prompt_count)} × {self.prompt}" if pd.notna(self.prompt_count) else self.prompt
-        cond = f", {self.condition}" if pd.notna(self.condition) and self.condition else ""
-        return f"{self.model_a} − {self.model_b}: {m}, {self.setting}, prompt {prompt}{cond} ({self.source_paper})"
+        from .benchmark_tables import protocol_title
+
+        return f"{self.model_a} − {self.model_b}: {protocol_title(self)}"
 
 
 CELL = ["dataset", "subset", "split"]

@@ -57,15 +57,7 @@ def register(sub) -> None:
     p.add_argument("--forest", metavar="PATH", help="write a forest plot (.svg/.png by extension; both without)")
     p.add_argument("--funnel", metavar="PATH", help="write a funnel plot")
     # questions asked of the catalog (see fmreview.reports.catalog_meta)
-    p.add_argument("--from-catalog", action="store_true", help="pool results from the catalog instead of FILE")
-    p.add_argument("--catalog", metavar="DIR")
-    p.add_argument("--metric", help="with --from-catalog: e.g. dice, auc")
-    p.add_argument("--setting", help="with --from-catalog: e.g. zero-shot")
-    p.add_argument("--prompt", help="with --from-catalog: e.g. box")
-    p.add_argument("--prompt-count", type=int, metavar="N", help="with --from-catalog: results with N prompts")
-    p.add_argument("--condition", metavar="TEXT", help="with --from-catalog: results under this condition, as the "
-                   "catalog names it (e.g. 'input 256×256')")
-    p.add_argument("--source", help="with --from-catalog: source paper id")
+    catalog_filters(p, "pool results from the catalog instead of FILE")
     p.add_argument("--compare", nargs=2, metavar=("MODEL_A", "MODEL_B"),
                    help="with --from-catalog: effect = A − B on each dataset both were evaluated on")
     p.add_argument("--model", help="with --from-catalog and no --compare: pool one model's results")
@@ -85,16 +77,22 @@ def register(sub) -> None:
     p.add_argument("--league", metavar="PATH.csv", help="write the league table as CSV")
     p.add_argument("--netgraph", metavar="PATH", help="write the network graph (.svg/.png; both without)")
     p.add_argument("--forest", metavar="PATH", help="write a forest plot of the effects against the reference")
-    p.add_argument("--from-catalog", action="store_true", help="the catalog's results instead of FILE")
-    p.add_argument("--catalog", metavar="DIR")
-    p.add_argument("--metric", help="with --from-catalog: e.g. dice, auc (its direction sets --lower-is-better)")
-    p.add_argument("--setting", help="with --from-catalog")
-    p.add_argument("--prompt", help="with --from-catalog")
-    p.add_argument("--prompt-count", type=int, metavar="N", help="with --from-catalog")
-    p.add_argument("--condition", metavar="TEXT", help="with --from-catalog")
-    p.add_argument("--source", help="with --from-catalog: source paper id")
+    catalog_filters(p, "the catalog's results instead of FILE (the metric's direction sets --lower-is-better)")
     p.add_argument("--include-doubtful", action="store_true", help="with --from-catalog: keep values marked doubtful")
     p.set_defaults(handler=cmd_nma)
+
+
+def catalog_filters(p, what: str) -> None:
+    """``--from-catalog`` and the filters every analysis of the catalog takes (meta, nma, rank)."""
+    p.add_argument("--from-catalog", action="store_true", help=what)
+    p.add_argument("--catalog", metavar="DIR")
+    p.add_argument("--metric", help="with --from-catalog: e.g. dice, auc")
+    p.add_argument("--setting", help="with --from-catalog: e.g. zero-shot")
+    p.add_argument("--prompt", help="with --from-catalog: e.g. box")
+    p.add_argument("--prompt-count", type=int, metavar="N", help="with --from-catalog: results with N prompts")
+    p.add_argument("--condition", metavar="TEXT", help="with --from-catalog: results under this condition, as the "
+                   "catalog names it (e.g. 'input 256×256')")
+    p.add_argument("--source", help="with --from-catalog: source paper id")
 
 
 def _read_csv(path: str) -> pd.DataFrame:

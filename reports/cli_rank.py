@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .cli import UserError
-from .cli_meta import _read_csv
+from .cli_meta import _read_csv, catalog_filters
 
 
 def register(sub) -> None:
@@ -22,14 +22,7 @@ def register(sub) -> None:
     p.add_argument("--cd-diagram", metavar="PATH", help="write a critical-difference diagram "
                    "(.svg/.png by extension; both without)")
     # the question asked of the catalog (see fmreview.reports.catalog_meta.benchmark_frame)
-    p.add_argument("--from-catalog", action="store_true", help="rank the catalog's models instead of FILE")
-    p.add_argument("--catalog", metavar="DIR")
-    p.add_argument("--metric", help="with --from-catalog: e.g. dice, auc (its direction sets --lower-is-better)")
-    p.add_argument("--setting", help="with --from-catalog: e.g. zero-shot")
-    p.add_argument("--prompt", help="with --from-catalog: e.g. box")
-    p.add_argument("--prompt-count", type=int, metavar="N", help="with --from-catalog: results with N prompts")
-    p.add_argument("--condition", metavar="TEXT", help="with --from-catalog: results under this condition")
-    p.add_argument("--source", help="with --from-catalog: source paper id")
+    catalog_filters(p, "rank the catalog's models instead of FILE (the metric's direction sets --lower-is-better)")
     p.set_defaults(handler=cmd_rank)
 
 
@@ -53,8 +46,12 @@ def _frame(args):
             raise UserError("give FILE.csv or --from-catalog, not both")
         from .catalog_meta import benchmark_frame
 
-        df = benchmark_frame(catalog=args.catalog, metric=args.metric, setting=args.setting, prompt=args.prompt,
-                             prompt_count=args.prompt_count, condition=args.condition, source=args.source)
+        from .benchmark_tables import complete_blocks
+
+        # rank tests need every model on every dataset: the largest complete sub-table of the catalog's
+        df = complete_blocks(benchmark_frame(catalog=args.catalog, metric=args.metric, setting=args.setting,
+                                             prompt=args.prompt, prompt_count=args.prompt_count,
+                                             condition=args.condition, source=args.source))
         title = ", ".join(str(x) for x in (args.metric, args.setting, args.prompt) if x)
         return df, "study", "treatment", "yi", _metric_lower_is_better(args.metric, args.lower_is_better), title
     if not args.file:
