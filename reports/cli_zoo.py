@@ -108,8 +108,8 @@ def cmd_verify(args) -> int:
           f"-> {rec['verdict'].upper()}")
     print(f"record: {rec['file']}")
     if args.strict and rec["verdict"] != "reproduced":
-        print(f"fmreview zoo: --strict: the verdict is {rec['verdict']}, not reproduced (exit {STRICT_EXIT})",
-              file=sys.stderr)
+        print(f"fmreview zoo: the verdict is {rec['verdict']!r}; --strict exits {STRICT_EXIT} unless it is "
+              "'reproduced'", file=sys.stderr)
         return STRICT_EXIT
     return 0
 

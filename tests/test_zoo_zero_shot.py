@@ -86,3 +86,15 @@ def test_zero_shot_needs_class_prompts(tiny_clip, tmp_path, capsys):
     assert main(["zoo", "verify", "clip", "--catalog", str(cat), "--checkpoint", f"local-dir:{tiny_clip}",
                  "--data", str(tmp_path), "--result", "tinyclip-zs", "--quiet"]) == 1
     assert "needs class_prompts" in capsys.readouterr().err
+
+
+def test_zero_shot_labels_must_index_the_class_prompts(tmp_path, capsys):
+    """Labels are positions in class_prompts.classes: a label past the end is refused before any model load."""
+    cat = catalog(tmp_path / "catalog", 0.5)
+    data = tmp_path / "three.npz"
+    x = np.zeros((6, 8, 8), np.uint8)
+    np.savez(data, test_images=x, test_labels=(np.arange(6) % 3).reshape(-1, 1))
+    assert main(["zoo", "verify", "clip", "--catalog", str(cat), "--checkpoint", f"local-dir:{tmp_path / 'absent'}",
+                 "--data", str(data), "--result", "tinyclip-zs", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "the test split has labels 0, 1, 2, but the result's class_prompts name 2 classes (labels 0 to 1" in err

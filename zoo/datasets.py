@@ -89,8 +89,8 @@ def medmnist(path: Path, split: str) -> Split:
                 else "not a zip archive")
         hint = "; for images + labels.csv pass their folder" if f.name == "labels.csv" else ""
         raise DataError(f"{f}: {what}; {_EXPECTED_NPZ}{hint}")
-    try:
-        with np.load(f, allow_pickle=False) as z:
+    try:  # the file is opened here, so a zip numpy cannot parse is still closed
+        with open(f, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             keys = (f"{split}_images", f"{split}_labels")
             missing = [k for k in keys if k not in z.files]
             if missing:
@@ -264,7 +264,8 @@ def load_split(data: Path, split: str = "test") -> Split:
         return image_csv(data, split)
     if (data / "imagesTr").is_dir():
         return nifti_folder(data)
-    raise DataError(f"{data}: not a MedMNIST .npz, an image folder with labels.csv, or a NIfTI imagesTr/labelsTr folder")
+    raise DataError(f"{data}: not a MedMNIST .npz, an image folder with labels.csv, or a NIfTI imagesTr/labelsTr "
+                    "folder")
 
 
 def check_classes(split: Split, name: str, *, n_classes: int | None = None, known=None) -> None:
@@ -278,11 +279,12 @@ def check_classes(split: Split, name: str, *, n_classes: int | None = None, know
                         "recipes classify one label per image")
     classes = np.unique(split.labels)
     if len(classes) < 2:
-        raise DataError(f"{where} has one class only (label {classes[0].item()!r} for all {len(split.labels)} cases); a "
-                        "classification metric needs at least two classes")
+        raise DataError(f"{where} has one class only (label {classes[0].item()!r} for all {len(split.labels)} "
+                        "cases); a classification metric needs at least two classes")
     if n_classes is not None and (classes.min() < 0 or classes.max() >= n_classes):
-        raise DataError(f"{where} has labels {', '.join(str(c) for c in classes.tolist())}, but the result's class_prompts name "
-                        f"{n_classes} classes (labels 0 to {n_classes - 1}, in their order)")
+        found = ", ".join(str(c) for c in classes.tolist())
+        raise DataError(f"{where} has labels {found}, but the result's class_prompts name {n_classes}"
+                        f" classes (labels 0 to {n_classes - 1}, in their order)")
     if known is not None:
         unseen = sorted(set(classes.tolist()) - set(np.asarray(known).tolist()))
         if unseen:
