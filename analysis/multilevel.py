@@ -568,7 +568,7 @@ def fisher_scoring(engine: _Engine, theta0: np.ndarray, fixed=None, maxiter: int
 
 
 def _start(y, X, blocks: Blocks, engine: _Engine) -> np.ndarray:
-    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    beta = np.linalg.solve(X.T @ X, X.T @ y)  # X has full rank (checked)
     resid = y - X @ beta
     total = max(float(np.var(resid)), 1e-8)
     vbar = float(np.mean([np.mean(np.diagonal(g["V"], axis1=1, axis2=2)) for g in blocks.groups]))
@@ -577,6 +577,15 @@ def _start(y, X, blocks: Blocks, engine: _Engine) -> np.ndarray:
     for kd in engine.kinds():
         theta.append(share if kd == "var" else np.sqrt(share) if kd == "sd" else 0.1)
     return np.array(theta, dtype=float)
+
+
+def _full_rank(X: np.ndarray) -> bool:
+    """Rank of X from X'X (p×p), which is what a k × p model matrix with k ≫ p costs least to check."""
+    if X.shape[0] < X.shape[1]:
+        return False
+    G = X.T @ X
+    w = np.linalg.eigvalsh(G)
+    return bool(w.min() > max(w.max(), 1.0) * X.shape[1] * np.finfo(float).eps * 1e3)
 
 
 def _check_y(yi) -> np.ndarray:
@@ -612,12 +621,12 @@ def rma_mv(yi, V, *, data=None, random=None, struct: str = "CS", rho=None, mods=
         names = [f"X{j + 1}" for j in range(X.shape[1])]
         if X.shape[0] != k:
             raise InputError(f"the model matrix has {X.shape[0]} rows for k = {k} outcomes")
-        if np.linalg.matrix_rank(X) < X.shape[1]:
+        if not _full_rank(X):
             raise InputError("the model matrix is not of full rank (collinear or empty columns)")
     elif isinstance(mods, pd.DataFrame) and not intercept and all(pd.api.types.is_numeric_dtype(mods[c]) for c in mods):
         X = mods.to_numpy(dtype=float)
         names = [str(c) for c in mods.columns]
-        if np.linalg.matrix_rank(X) < X.shape[1]:
+        if not _full_rank(X):
             raise InputError("the model matrix is not of full rank (collinear or empty columns)")
     else:
         X, names = design(mods, k, intercept)

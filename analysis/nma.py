@@ -234,29 +234,41 @@ def _components(df: pd.DataFrame) -> list[list[str]]:
 
 
 def _contrasts(df: pd.DataFrame):
-    """Contrast rows against each study's first arm (sorted by treatment) and their sampling covariance."""
-    rows, V_r, V_c, V_v = [], [], [], []
-    k = 0
-    for s, a in df.sort_values(["study", "treatment"]).groupby("study", sort=True):
-        a = a.reset_index(drop=True)
-        b = a.iloc[0]
-        design = ":".join(a.treatment)
-        start = k
-        for j in range(1, len(a)):
-            t = a.iloc[j]
-            rows.append({"study": s, "treat": t.treatment, "base": b.treatment, "yi": t.yi - b.yi, "design": design,
-                         "comp": f"{t.treatment}-{b.treatment}"})
-            k += 1
-        n = len(a) - 1
-        for i in range(n):
-            for j in range(n):
-                v = b.vi + (a.vi.iloc[i + 1] if i == j else 0.0)
-                if v != 0:
-                    V_r.append(start + i)
-                    V_c.append(start + j)
-                    V_v.append(v)
-    con = pd.DataFrame(rows)
-    return con, (np.array(V_r, dtype=np.int64), np.array(V_c, dtype=np.int64), np.array(V_v, dtype=float))
+    """Contrast rows against each study's first arm (sorted by treatment) and their sampling covariance
+    (vectorised over studies: a benchmark table has hundreds of datasets with dozens of arms each)."""
+    a = df.sort_values(["study", "treatment"], kind="stable").reset_index(drop=True)
+    study = a.study.to_numpy()
+    first = np.r_[True, study[1:] != study[:-1]]
+    start = np.flatnonzero(first)
+    sizes = np.diff(np.r_[start, len(a)])
+    base_idx = np.repeat(start, sizes)  # the study's first arm, for every arm
+    trt, y, v = a.treatment.to_numpy(), a.yi.to_numpy(float), a.vi.to_numpy(float)
+    designs = pd.Series(trt).groupby(np.repeat(np.arange(len(start)), sizes)).agg(":".join).to_numpy()
+    keep = ~first
+    arms = np.flatnonzero(keep)
+    b = base_idx[arms]
+    con = pd.DataFrame({"study": study[arms], "treat": trt[arms], "base": trt[b], "yi": y[arms] - y[b],
+                        "design": np.repeat(designs, sizes - 1),
+                        "comp": pd.Series(trt[arms]).str.cat(pd.Series(trt[b]), sep="-").to_numpy()})
+    # covariance: v_b on every pair of one study's contrasts, plus v_t on the diagonal
+    rows, cols, vals = [], [], []
+    offset = np.r_[0, np.cumsum(sizes - 1)]
+    for n in np.unique(sizes - 1):
+        sel = np.flatnonzero(sizes - 1 == n)
+        if n == 0:
+            continue
+        o = offset[sel][:, None] + np.arange(n)[None, :]  # contrast rows of these studies
+        r = np.broadcast_to(o[:, :, None], (len(sel), n, n))
+        c = np.broadcast_to(o[:, None, :], (len(sel), n, n))
+        vb = v[start[sel]][:, None, None] * np.ones((1, n, n))
+        vt = v[start[sel][:, None] + 1 + np.arange(n)[None, :]]
+        vb = vb + vt[:, :, None] * np.eye(n)[None, :, :]
+        nz = vb != 0
+        rows.append(r[nz])
+        cols.append(c[nz])
+        vals.append(vb[nz])
+    cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
+    return con, (cat(rows, np.int64), cat(cols, np.int64), cat(vals, float))
 
 
 def _greedy_extra(Xc: np.ndarray, cands: np.ndarray, tol: float = 1e-7) -> list[int]:
@@ -282,7 +294,13 @@ def _fit_component(df: pd.DataFrame, reference: str | None, lower_is_better: boo
     others = [t for t in trts if t != reference]
     con, Vcoo = _contrasts(df)
     k = len(con)
-    Xc = np.column_stack([(con.treat == t).to_numpy(float) - (con.base == t).to_numpy(float) for t in others])
+    col = {t: j for j, t in enumerate(others)}
+    Xc = np.zeros((k, len(others)))
+    r = np.arange(k)
+    tc = con.treat.map(col).to_numpy(dtype=float)  # NaN for the reference, which has no column
+    bc = con.base.map(col).to_numpy(dtype=float)
+    Xc[r[~np.isnan(tc)], tc[~np.isnan(tc)].astype(int)] += 1.0
+    Xc[r[~np.isnan(bc)], bc[~np.isnan(bc)].astype(int)] -= 1.0
     data = con[["comp", "study"]]
     try:
         fit = rma_mv(con.yi.to_numpy(), _sparse(Vcoo, k), data=data, random="comp | study", struct="CS", rho=0.5,
@@ -306,14 +324,15 @@ def _fit_component(df: pd.DataFrame, reference: str | None, lower_is_better: boo
         b_c, A_c, q, q_p = _common(con.yi.to_numpy(), Xc, Vcoo, data)
         d_c, vd_c = full(b_c, A_c)
     inc = _inconsistency(con, Xc, Vcoo, data, has_v)
-    pairs: dict[tuple[str, str], int] = {}
-    for _, arms_s in df.groupby("study").treatment:  # a multi-arm study compares every pair of its arms directly
-        ts = sorted(arms_s)
-        for i, a in enumerate(ts):
-            for b in ts[i + 1:]:
-                pairs[(a, b)] = pairs.get((a, b), 0) + 1
-    edges = pd.DataFrame([{"a": a, "b": b, "studies": n} for (a, b), n in sorted(pairs.items())],
-                         columns=["a", "b", "studies"])
+    # a multi-arm study compares every pair of its arms directly: co-occurrence counts B'B of the study × treatment
+    # incidence matrix
+    incidence = np.zeros((df.study.nunique(), len(trts)))
+    incidence[pd.factorize(df.study)[0], pd.Categorical(df.treatment, categories=trts).codes] = 1.0
+    co = incidence.T @ incidence
+    ia, ib = np.triu_indices(len(trts), 1)
+    keep = co[ia, ib] > 0
+    edges = pd.DataFrame({"a": np.asarray(trts)[ia[keep]], "b": np.asarray(trts)[ib[keep]],
+                          "studies": co[ia, ib][keep].astype(int)})
     del i0
     return NMA(treatments=trts, reference=reference, lower_is_better=lower_is_better, level=level,
                n_studies=int(df.study.nunique()), n_contrasts=k, n_designs=int(con.design.nunique()),
@@ -345,8 +364,12 @@ def _common(y, X, Vcoo, data):
 def _inconsistency(con, Xc, Vcoo, data, has_v) -> dict:
     key = con.design + "|" + con.comp
     keys = sorted(key.unique())
-    cands = np.column_stack([(key == u).to_numpy(float) for u in keys])
-    extra = _greedy_extra(Xc, cands)
+    codes = pd.Categorical(key, categories=keys).codes
+    cands = np.zeros((len(key), len(keys)))
+    cands[np.arange(len(key)), codes] = 1.0
+    # rows with one key have identical rows in Xc and in the candidates: the ranks are those of the unique rows
+    first = pd.Series(np.arange(len(key))).groupby(codes).first().to_numpy()
+    extra = _greedy_extra(Xc[first], cands[first])
     out = {"method": "design-by-treatment interaction (Higgins et al. 2012), Wald test, random effects",
            "df": len(extra), "stat": None, "pval": None, "tau2": None, "q_between_designs": None,
            "q_between_pval": None, "q_within_designs": None, "note": None}

@@ -101,9 +101,11 @@ def _read_csv(path: str) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise UserError(f"{path}: no such file")
+    if not p.is_file():
+        raise UserError(f"{path}: not a file (expected a CSV with a header row)")
     try:
         return pd.read_csv(p)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
         raise UserError(f"{path}: not a readable CSV ({e})") from None
 
 
@@ -148,6 +150,8 @@ def meta_json(df: pd.DataFrame, yi: str = "yi", vi: str = "vi", *, method="REML"
     from fmreview.analysis.regression import permutest, subgroups
 
     y, v = _column(df, yi, "--yi"), _column(df, vi, "--vi")
+    if label and label not in df.columns:
+        raise UserError(f"no column {label!r} for --label; columns are: {', '.join(map(str, df.columns))}")
     labels = df[label].astype(str).tolist() if label else None
     fit = rma(y, v, method=method, test=test, level=level, labels=labels)
     out = fit.to_dict()

@@ -123,3 +123,10 @@ def test_nma_and_rank_from_catalog(capsys):
     assert r["n_blocks"] == 12 and set(r["mean_ranks"]) == set(d["treatments"])
     code, _, err = run(capsys, "nma", "--from-catalog", "--metric", "dice", "--source", "doerrich-2025-medmnistplsu")
     assert code == 1 and "did you mean 'doerrich-2025-medmnistplus'" in err
+
+
+def test_meta_csv_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "meta", tmp_path)
+    assert code == 1 and "not a file" in err
+    code, _, err = run(capsys, "meta", Path(__file__).parent / "data" / "metafor" / "bcg.csv", "--label", "nosuch")
+    assert code == 1 and "no column 'nosuch' for --label; columns are: yi, vi" in err
