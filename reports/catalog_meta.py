@@ -18,6 +18,7 @@ import pandas as pd
 
 from fmreview.analysis.variance import derive_variances
 from fmreview.catalog import load, vocab
+from fmreview.catalog.query import check_ids
 
 from .cli import UserError
 
@@ -174,13 +175,7 @@ def contrast_frame(*, catalog=None, metric=None, setting=None, prompt=None, prom
     cat = load(catalog)
     _check_source(cat, source)
     a, b = compare
-    known = sorted(set(cat.models.id))
-    for m in (a, b):
-        if m not in known:
-            import difflib
-
-            close = difflib.get_close_matches(m, known, n=1)
-            raise UserError(f"no model {m!r} in the catalog" + (f"; did you mean {close[0]!r}?" if close else ""))
+    check_ids(cat, "model", [a, b])
     res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
                             condition=condition, source=source)
     res, _ = usable(res, include_doubtful)
@@ -191,16 +186,7 @@ def contrast_frame(*, catalog=None, metric=None, setting=None, prompt=None, prom
 
 
 def _check_source(cat, source) -> None:
-    if not source:
-        return
-    import difflib
-
-    known = set(cat.results.source_paper)
-    for s in [x.strip() for x in str(source).split(",") if x.strip()]:
-        if s not in known:
-            close = difflib.get_close_matches(s, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise UserError(f"no source {s!r} among the catalog's result sources{hint}")
+    check_ids(cat, "source", source)
 
 
 def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
@@ -214,15 +200,14 @@ def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, promp
     mname = vocab.label("metric", vocab.canonical("metric", metric) or metric)
     if compare:
         a, b = compare
-        for m in (a, b):
-            if m not in set(cat.models.id):
-                raise UserError(f"no model {m!r} in the catalog")
+        check_ids(cat, "model", [a, b])
         df = _pairs(res, a, b)
         if len(df) < 2:
             raise UserError(f"{a} and {b} share {len(df)} dataset(s) under these filters; need at least 2 to pool")
         return _with_modality(cat, df), f"{mname}: {a} − {b}"
     if not model:
         raise UserError("--from-catalog needs --compare MODEL_A MODEL_B or --model MODEL")
+    check_ids(cat, "model", model)
     one = derive_variances(res[res.model == model])
     if len(one) < 2:
         raise UserError(f"{model} has {len(one)} result(s) under these filters; need at least 2 to pool")

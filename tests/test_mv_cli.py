@@ -123,6 +123,10 @@ def test_nma_and_rank_from_catalog(capsys):
     assert r["n_blocks"] == 12 and set(r["mean_ranks"]) == set(d["treatments"])
     code, _, err = run(capsys, "nma", "--from-catalog", "--metric", "dice", "--source", "doerrich-2025-medmnistplsu")
     assert code == 1 and "did you mean 'doerrich-2025-medmnistplus'" in err
+    code, _, err = run(capsys, "meta", "--from-catalog", "--metric", "dice", "--compare", "medsm", "sam")
+    assert code == 1 and "no model 'medsm' in the catalog; did you mean 'medsam'?" in err
+    code, _, err = run(capsys, "meta", "--from-catalog", "--metric", "dice", "--model", "sam-med2dd")
+    assert code == 1 and "did you mean 'sam-med2d'?" in err
 
 
 def test_meta_csv_errors(capsys, tmp_path):
