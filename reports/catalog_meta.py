@@ -190,13 +190,19 @@ def _check_source(cat, source) -> None:
 
 
 def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
-                  source=None, compare=None, model=None):
-    """The effect-size frame behind ``fmreview meta --from-catalog``: (DataFrame with yi, vi, label; x label)."""
+                  source=None, compare=None, model=None, include_doubtful: bool = False):
+    """The effect-size frame behind ``fmreview meta --from-catalog``: (DataFrame with yi, vi, label; x label).
+    Aggregate rows and (unless ``include_doubtful``) doubtful values are left out; ``attrs["left_out"]`` counts
+    them."""
+    from .benchmark_tables import usable
+
     if not metric:
         raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
     cat = load(catalog)
+    _check_source(cat, source)
     res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
                             condition=condition, source=source)
+    res, left = usable(res, include_doubtful)
     mname = vocab.label("metric", vocab.canonical("metric", metric) or metric)
     if compare:
         a, b = compare
@@ -204,7 +210,9 @@ def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, promp
         df = _pairs(res, a, b)
         if len(df) < 2:
             raise UserError(f"{a} and {b} share {len(df)} dataset(s) under these filters; need at least 2 to pool")
-        return _with_modality(cat, df), f"{mname}: {a} − {b}"
+        df = _with_modality(cat, df)
+        df.attrs["left_out"] = left
+        return df, f"{mname}: {a} − {b}"
     if not model:
         raise UserError("--from-catalog needs --compare MODEL_A MODEL_B or --model MODEL")
     check_ids(cat, "model", model)
@@ -212,4 +220,6 @@ def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, promp
     if len(one) < 2:
         raise UserError(f"{model} has {len(one)} result(s) under these filters; need at least 2 to pool")
     one = one.assign(yi=one.value, label=one.dataset + one.subset.fillna("").map(lambda s: f" / {s}" if s else ""))
-    return one.reset_index(drop=True), mname
+    one = one.reset_index(drop=True)
+    one.attrs["left_out"] = left
+    return one, mname

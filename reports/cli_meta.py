@@ -58,6 +58,8 @@ def register(sub) -> None:
     p.add_argument("--funnel", metavar="PATH", help="write a funnel plot")
     # questions asked of the catalog (see fmreview.reports.catalog_meta)
     catalog_filters(p, "pool results from the catalog instead of FILE")
+    p.add_argument("--include-doubtful", action="store_true", help="with --from-catalog: keep values marked doubtful "
+                   "(left out by default; aggregate rows are always left out)")
     p.add_argument("--compare", nargs=2, metavar=("MODEL_A", "MODEL_B"),
                    help="with --from-catalog: effect = A − B on each dataset both were evaluated on")
     p.add_argument("--model", help="with --from-catalog and no --compare: pool one model's results")
@@ -251,6 +253,13 @@ def _table(out: dict, fit) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _say_left_out(left) -> None:
+    """Analyses never pool an aggregate with its parts and leave doubtful values out: say so (stderr)."""
+    if left and (left.get("aggregate") or left.get("doubtful")):
+        print(f"note: left out {left['aggregate']} aggregate result(s) and {left['doubtful']} value(s) marked "
+              "doubtful (--include-doubtful puts the doubtful ones back)", file=sys.stderr)
+
+
 def cmd_meta(args) -> int:
     xlabel = "Effect size"
     label = args.label
@@ -266,7 +275,9 @@ def cmd_meta(args) -> int:
 
         df, xlabel = catalog_frame(catalog=args.catalog, metric=args.metric, setting=args.setting,
                                    prompt=args.prompt, prompt_count=args.prompt_count, condition=args.condition,
-                                   source=args.source, compare=args.compare, model=args.model)
+                                   source=args.source, compare=args.compare, model=args.model,
+                                   include_doubtful=args.include_doubtful)
+        _say_left_out(df.attrs.get("left_out"))
         yi, vi, label = "yi", "vi", "label"
     else:
         if not args.file:
@@ -418,6 +429,7 @@ def cmd_nma(args) -> int:
         vi = "vi" if df.attrs.get("has_variances") else None
         lower = _metric_lower_is_better(args.metric, args.lower_is_better)
         note = df.attrs.get("note")
+        _say_left_out(df.attrs.get("left_out"))
         net = nma(df, study=study, treatment=treatment, yi=yi, vi=vi, reference=args.reference,
                   lower_is_better=lower, level=args.level, drop_single_arm=True)
     else:

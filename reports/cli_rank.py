@@ -23,6 +23,7 @@ def register(sub) -> None:
                    "(.svg/.png by extension; both without)")
     # the question asked of the catalog (see fmreview.reports.catalog_meta.benchmark_frame)
     catalog_filters(p, "rank the catalog's models instead of FILE (the metric's direction sets --lower-is-better)")
+    p.add_argument("--include-doubtful", action="store_true", help="with --from-catalog: keep values marked doubtful")
     p.set_defaults(handler=cmd_rank)
 
 
@@ -51,7 +52,8 @@ def _frame(args):
         # rank tests need every model on every dataset: the largest complete sub-table of the catalog's
         df = complete_blocks(benchmark_frame(catalog=args.catalog, metric=args.metric, setting=args.setting,
                                              prompt=args.prompt, prompt_count=args.prompt_count,
-                                             condition=args.condition, source=args.source))
+                                             condition=args.condition, source=args.source,
+                                             include_doubtful=args.include_doubtful))
         title = ", ".join(str(x) for x in (args.metric, args.setting, args.prompt) if x)
         return df, "study", "treatment", "yi", _metric_lower_is_better(args.metric, args.lower_is_better), title
     if not args.file:

@@ -134,3 +134,13 @@ def test_meta_csv_errors(capsys, tmp_path):
     assert code == 1 and "not a file" in err
     code, _, err = run(capsys, "meta", Path(__file__).parent / "data" / "metafor" / "bcg.csv", "--label", "nosuch")
     assert code == 1 and "no column 'nosuch' for --label; columns are: yi, vi" in err
+
+
+def test_doubtful_values_are_left_out_and_said(capsys):
+    args = ["meta", "--from-catalog", "--metric", "auc", "--source", "chexzero-2022", "--model", "chexzero",
+            "--format", "json"]
+    code, out, err = run(capsys, *args)
+    assert code == 0 and "left out 0 aggregate result(s) and 1 value(s) marked doubtful" in err
+    k = json.loads(out)["k"]
+    code, out, err = run(capsys, *args, "--include-doubtful")
+    assert code == 0 and json.loads(out)["k"] == k + 1 and "left out" not in err
