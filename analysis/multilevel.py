@@ -461,6 +461,7 @@ class _Engine:
         except np.linalg.LinAlgError:
             return -np.inf, None, None, None, None
         beta = A @ XtMiy
+        self.last = (np.array(theta, dtype=float), beta, A)  # the fit reuses the final evaluation
         rss = 0.0
         for (Mi, MiX), g in zip(cache, self.b.groups):
             r = g["y"] - g["X"] @ beta
@@ -651,7 +652,11 @@ def rma_mv(yi, V, *, data=None, random=None, struct: str = "CS", rho=None, mods=
 
 def _finish(engine, blocks, theta, ll, iters, y, X, names, spec, sct, method, test, level, Vcoo, labels):
     k, p = X.shape
-    _, _, _, beta, A = engine.evaluate(theta, derivatives=False)
+    last = getattr(engine, "last", None)
+    if last is not None and np.array_equal(last[0], theta):
+        beta, A = last[1], last[2]
+    else:
+        _, _, _, beta, A = engine.evaluate(theta, derivatives=False)
     if beta is None:
         raise ConvergenceError("the fitted marginal covariance is singular (a variance component is 0 and so "
                                "are the sampling variances): the model cannot be fitted to these data")
