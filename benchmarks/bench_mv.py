@@ -25,6 +25,8 @@ from fmreview.analysis import nma, rma_mv, robust
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).parent))
 from bench_meta import best  # noqa: E402
 
+TIMEOUT = 1800  # seconds allowed to one metafor fit
+
 
 def three_level(k, clusters, seed=0):
     rng = np.random.default_rng(seed)
@@ -56,8 +58,10 @@ def metafor(df, sparse):
             f"t <- system.time(rma.mv(yi, vi, random = ~ 1 | cluster/sub, data=d, sparse={'TRUE' if sparse else 'FALSE'}))"
             "[['elapsed']]; cat(t)")
     try:
-        out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, timeout=1800)
+        out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, timeout=TIMEOUT)
         return float(out.stdout.strip())
+    except subprocess.TimeoutExpired:
+        return float("inf")  # printed as inf: metafor did not finish within TIMEOUT seconds
     except Exception:
         return None
 
