@@ -10,6 +10,8 @@ def register(sub) -> None:
     p.add_argument("--since", type=int, metavar="YEAR", help="first year of the trend analysis")
     p.add_argument("--until", type=int, metavar="YEAR", help="last year of the trend analysis (e.g. the last complete "
                    "year of your search)")
+    p.add_argument("--include-doubtful", action="store_true", help="pool values the catalog marks doubtful too "
+                   "(left out by default)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=cmd_report)
 
@@ -17,7 +19,8 @@ def register(sub) -> None:
 def cmd_report(args) -> int:
     from .report import build_report
 
-    out = build_report(args.out, catalog=args.catalog, quiet=args.quiet, since=args.since, until=args.until)
+    out = build_report(args.out, catalog=args.catalog, quiet=args.quiet, since=args.since, until=args.until,
+                       include_doubtful=args.include_doubtful)
     if not args.quiet:
         print(f"wrote {out / 'report.html'} and {out / 'report.md'}")
     return 0

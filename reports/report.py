@@ -265,7 +265,7 @@ def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: 
 
 
 def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: int | None = None,
-                 until: int | None = None) -> Path:
+                 until: int | None = None, include_doubtful: bool = False) -> Path:
     """The whole review report. ``since``/``until`` bound the years of the trend analysis (a review's search
     window; a year still being published would read as a decline); the evidence base and the pooled results
     always use the whole catalog."""
@@ -298,7 +298,7 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     # ---- pooled performance
     rep.log("benchmark tables: network meta-analysis, rank tests, multilevel models")
     b = rep.section("Pooled performance")
-    pooled_section(rep, b, r, m)
+    pooled_section(rep, b, r, m, include_doubtful=include_doubtful)
 
     # ---- PRISMA
     rep.log("PRISMA flow diagram")

@@ -57,7 +57,9 @@ def pooled_section(rep, b, results: pd.DataFrame, models: pd.DataFrame, include_
     b.append(("p", METHODS))
     if left["aggregate"] or left["doubtful"]:
         b.append(("p", f"Left out of every analysis: {left['aggregate']} aggregate result(s) (averages of other rows) "
-                       f"and {left['doubtful']} value(s) marked doubtful in the catalog."))
+                       f"and {left['doubtful']} value(s) marked doubtful in the catalog"
+                       + ("" if include_doubtful else " (fmreview report --include-doubtful keeps the doubtful ones)")
+                       + "."))
     tables = benchmark_tables(res)
     rows, analysable = [], set()
     prepared = {}
