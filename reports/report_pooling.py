@@ -41,6 +41,15 @@ METHODS = (
 )
 
 
+def _reference(arms: pd.DataFrame, models: pd.DataFrame) -> str | None:
+    """The base model most of the table's other models are built on (SAM for SAM variants), so effects read as
+    'what adaptation bought'; None (the NMA's default: the model on most datasets) when no model is a base."""
+    base = dict(zip(models.id, models.base_model))
+    present = set(arms.treatment)
+    counts = pd.Series([base.get(t) for t in present if base.get(t) in present], dtype=object).value_counts()
+    return str(counts.index[0]) if len(counts) else None
+
+
 def _order(tables, usable_numbers):
     """One table per source first (the one with most datasets), then the rest by size."""
     first = {}
@@ -92,7 +101,8 @@ def pooled_section(rep, b, results: pd.DataFrame, models: pd.DataFrame, include_
             break
         arms, has_v, note = prepared[t.number]
         try:
-            net = nma(arms, vi="vi" if has_v else None, lower_is_better=t.lower_is_better, drop_single_arm=True)
+            net = nma(arms, vi="vi" if has_v else None, lower_is_better=t.lower_is_better, drop_single_arm=True,
+                      reference=_reference(arms, models))
         except AnalysisError as exc:
             summary_rows.append({"table": t.number, "note": f"not pooled: {exc}"})
             continue

@@ -62,9 +62,9 @@ def test_report_numbers(report_catalog, tmp_path):
 
     diff = [0.1, 0.07, 0.08, 0.1, 0.06, 0.11]
     uni = rma(diff, [2 * 0.1**2 / 50] * 6)
-    assert eff.loc["medsam", "estimate"] == 0.0  # the reference: most datasets, then the first name
-    assert eff.loc["sam", "estimate"] == pytest.approx(-uni.estimate, rel=1e-6)
-    assert eff.loc["sam", "se"] == pytest.approx(float(uni.se[0]), rel=1e-5)
+    assert eff.loc["sam", "estimate"] == 0.0  # the reference: the base model medsam was adapted from
+    assert eff.loc["medsam", "estimate"] == pytest.approx(uni.estimate, rel=1e-6)
+    assert eff.loc["medsam", "se"] == pytest.approx(float(uni.se[0]), rel=1e-5)
     assert eff.loc["medsam", "pscore"] > eff.loc["sam", "pscore"]
     pooled = pd.read_csv(out / "tables" / "pooled.csv")
     assert pooled.loc[0, ["table", "best", "model"]].tolist() == [1, "medsam", "random effects"]
