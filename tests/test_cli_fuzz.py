@@ -39,13 +39,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import tiny_zoo  # noqa: E402
 
 BCG = Path(__file__).parent / "data" / "metafor" / "bcg.csv"
-COMMANDS = [("effects",), ("meta",), ("results",), ("models",), ("datasets",), ("show",), ("catalog", "validate"),
-            ("zoo", "list"), ("zoo", "verify")]
+COMMANDS = [("effects",), ("meta",), ("nma",), ("rank",), ("results",), ("models",), ("datasets",), ("show",),
+            ("catalog", "validate"), ("zoo", "list"), ("zoo", "verify")]
+ARMS = Path(__file__).parent / "data" / "metafor_mv" / "hasselblad_arms.csv"
+RANKS = Path(__file__).parent / "data" / "fuzz" / "ranks_complete.csv"  # a complete 4 x 3 table
 IDS = ["sam", "medsam", "clip", "tinyvit", "tinyvitt", "MEDSAM", "sam-med2d", "", "tinyvit-probe-ok",
        "tinyvit-probe-okk", "kits23", "chexpert", "demo-2024", "x" * 300, "../../etc/passwd", "é✓", "-", "--"]
 WORDS = ["ct", "CT", "mri", "x-ray", "segmentation", "classification", "zero-shot", "linear-probe", "box", "dice",
          "auc", "REML", "DL", "knha", "OR", "RR", "SMD", "AUC", "MN", "yi", "vi", "tpos", "tneg", "cpos", "cneg",
-         "ablat", "alloc", "year", "nosuchcol", "yi,vi", "a,,b", "json", "csv", "table", "vision-only", "2d", "3d"]
+         "ablat", "alloc", "year", "nosuchcol", "yi,vi", "a,,b", "json", "csv", "table", "vision-only", "2d", "3d",
+         "study", "treatment", "no_contact", "dataset", "model", "score", "alloc/year", "1 | alloc", "t"]
 NUMBERS = ["0", "1", "-1", "2", "5", "10", "2024", "1999", "0.5", "1e9", "-1e9", "nan", "inf", "-inf", "1e-300",
            "99999999999999999999", "0x10", "one", ""]
 
@@ -98,7 +101,7 @@ def world(tmp_path_factory):
 def _paths(world) -> list[str]:
     f = world["files"]
     return [str(p) for p in sorted(f.iterdir())] + [str(f / "missing.csv"), str(world["npz"]),
-                                                    str(world["catalog"]), "-"]
+                                                    str(world["catalog"]), "-", str(ARMS), str(RANKS)]
 
 
 def _bcg_mutation(data, tmp: Path) -> str:
@@ -329,6 +332,8 @@ def test_the_fuzzer_reaches_the_handlers(world, quiet_env):
         ("effects",): ["effects", str(BCG), "--measure", "RR", "--ai", "tpos", "--bi", "tneg", "--ci", "cpos",
                        "--di", "cneg"],
         ("meta",): ["meta", str(BCG)],
+        ("nma",): ["nma", str(ARMS), "--vi", "vi"],
+        ("rank",): ["rank", str(RANKS), "--block", "dataset", "--treatment", "model", "--value", "score"],
         ("results",): ["results", "--model", "sam"],
         ("models",): ["models"],
         ("datasets",): ["datasets"],
