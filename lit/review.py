@@ -224,3 +224,28 @@ class Review:
         """record id → reviewer → decision, for records whose reviewers disagree and no consensus was recorded."""
         return {rid: {r: d.decision for r, d in sorted(by.items())} for rid, by in self.latest(stage).items()
                 if CONSENSUS not in by and len({d.decision for d in by.values()}) > 1}
+
+    def decide_many(self, decisions: list[Decision]) -> list[Decision]:
+        """Validate every decision, then append them all in one write (fsync'ed once): for scripts that record
+        many decisions at a time. Nothing is appended when any one is invalid."""
+        lines = []
+        for d in decisions:
+            if d.id not in self.records:
+                raise ReviewError(f"no record {d.id!r} in this review")
+            if d.stage not in STAGES:
+                raise ReviewError(f"unknown stage {d.stage!r}; expected one of {', '.join(STAGES)}")
+            if d.decision not in DECISIONS:
+                raise ReviewError(f"unknown decision {d.decision!r}; expected one of {', '.join(DECISIONS)}")
+            if d.stage == "eligibility" and d.decision == "exclude" and not (d.reason or "").strip():
+                raise ReviewError(f"{d.id}: an exclusion at full text (eligibility) needs a reason")
+            if not d.time:
+                d.time = time.time()
+            lines.append(json.dumps(d.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+        if lines:
+            fd = os.open(self.root / DECISIONS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            try:
+                os.write(fd, "".join(lines).encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return decisions

@@ -12,6 +12,8 @@ def register(sub) -> None:
                    "year of your search)")
     p.add_argument("--include-doubtful", action="store_true", help="pool values the catalog marks doubtful too "
                    "(left out by default)")
+    p.add_argument("--review", metavar="DIR", help="review folder whose decisions give the PRISMA flow (default: the "
+                   "catalog's own review/ folder where it has one, else its prisma.csv)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=cmd_report)
 
@@ -20,7 +22,7 @@ def cmd_report(args) -> int:
     from .report import build_report
 
     out = build_report(args.out, catalog=args.catalog, quiet=args.quiet, since=args.since, until=args.until,
-                       include_doubtful=args.include_doubtful)
+                       include_doubtful=args.include_doubtful, review=args.review)
     if not args.quiet:
         print(f"wrote {out / 'report.html'} and {out / 'report.md'}")
     return 0

@@ -28,6 +28,7 @@ from fmreview.catalog.yamlio import write_atomic
 
 from .cli import UserError
 from .plotting import PALETTE, plt, save
+from .prisma_plot import prisma_figure
 from .report_pooling import pooled_section
 
 
@@ -265,10 +266,11 @@ def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: 
 
 
 def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: int | None = None,
-                 until: int | None = None, include_doubtful: bool = False) -> Path:
+                 until: int | None = None, include_doubtful: bool = False, review=None) -> Path:
     """The whole review report. ``since``/``until`` bound the years of the trend analysis (a review's search
     window; a year still being published would read as a decline); the evidence base and the pooled results
-    always use the whole catalog."""
+    always use the whole catalog. ``review`` is a review folder whose decisions give the PRISMA flow (default:
+    the catalog's own ``review/`` folder where it has one)."""
     if since is not None and until is not None and since > until:
         raise UserError(f"--since {since} is after --until {until}")
     out = Path(out_dir)
@@ -303,24 +305,7 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     # ---- PRISMA
     rep.log("PRISMA flow diagram")
     b = rep.section("PRISMA 2020 flow")
-    prisma_csv = cat.root / "prisma.csv"
-    if prisma_csv.exists():
-        pr = Prisma.from_csv(prisma_csv.read_text(encoding="utf-8"))
-        b.append(("p", "Counts from the screening log in the catalog (prisma.csv)."))
-    else:
-        hosts = Counter(_host(u) for u in p.url)
-        pr = Prisma(identified=dict(sorted(hosts.items()))).complete()
-        b.append(("p", "This catalog ships no screening log, so the diagram is derived from the catalog itself and "
-                       "makes no claim about a search: records identified are the catalog's papers grouped by where "
-                       "their entry was read; no duplicates or exclusions are recorded. Provide prisma.csv (the "
-                       "PRISMA2020 package's layout) in the catalog directory for a real flow."))
-    write_atomic(out / "tables" / "prisma.csv", pr.to_csv())
-    assumed = not prisma_csv.exists()
-    rep.figure(b, _prisma_figure(pr, assumed), "prisma",
-               "PRISMA 2020 flow diagram" + (" derived from the catalog itself, not from a screening log: it "
-                                             "records no search, duplicates or exclusions." if assumed else
-                                             f" from the screening log (n = {sum(pr.identified.values())} "
-                                             "records identified)."))
+    _prisma_section(rep, b, out, cat, p, review)
 
     # ---- reproduced results (zoo), when records exist
     rec = _zoo_records()
@@ -392,6 +377,63 @@ def licence_family(text) -> str:
     return "other"
 
 
+def _prisma_section(rep: Report, b: list, out: Path, cat, p, review) -> None:
+    """The PRISMA flow, from the first of: the review folder given (``--review``), the catalog's own review
+    folder (catalog root / review, derived from the decisions), the catalog's prisma.csv (counts typed in the
+    PRISMA2020 package's layout), or, for a catalog with neither, a flow assumed from the entries themselves."""
+    from fmreview.lit.prisma import flow
+    from fmreview.lit.review import Review, ReviewError
+
+    folder = Path(review) if review is not None else (cat.root / "review")
+    prisma_csv = cat.root / "prisma.csv"
+    assumed, note = False, None
+    if review is not None or (folder / "review.yaml").exists():
+        try:
+            counts = flow(Review(folder))
+        except ReviewError as e:
+            raise UserError(f"PRISMA flow from {folder}: {e}") from None
+        pr = Prisma(identified=dict(counts.identified), duplicates_removed=counts.duplicates_removed,
+                    screened=counts.screened, screened_excluded=counts.screened_excluded, sought=counts.sought,
+                    not_retrieved=counts.not_retrieved, assessed=counts.assessed,
+                    excluded_reasons=dict(counts.excluded_reasons), included=counts.included)
+        pr.check()
+        shipped = review is None
+        where = ("the catalog's own review folder (review/, generated from the entries by python -m "
+                 "fmreview.lit.catalog_flow)" if shipped else f"the review folder {folder.name}/")
+        text = (f"Counts derived from the records, duplicate groups and final screening and eligibility decisions "
+                f"of {where}, as fmreview lit prisma --review DIR gives them.")
+        if shipped:
+            text += (" The catalog's papers were not found by a database search: each record is an identification "
+                     "in another source (a list such as SAM4MIS or an awesome list, a project README), as the "
+                     "entries record it; records of one paper are grouped by DOI or arXiv id, and every paper in "
+                     "the catalog was included by its curators, so no exclusions appear.")
+        if counts.included != len(p):
+            text += f" The review includes {counts.included} studies; the catalog holds {len(p)} papers."
+        b.append(("p", text))
+        note = "Counts derived from the decisions of " + ("the catalog's review folder." if shipped
+                                                          else f"the review folder {folder.name}/.")
+        caption = (f"PRISMA 2020 flow diagram derived from the review decisions of {where} "
+                   f"(n = {sum(pr.identified.values())} records identified, {pr.included} included).")
+    elif prisma_csv.exists():
+        pr = Prisma.from_csv(prisma_csv.read_text(encoding="utf-8"))
+        b.append(("p", "Counts from the screening log in the catalog (prisma.csv)."))
+        caption = (f"PRISMA 2020 flow diagram from the screening log (n = {sum(pr.identified.values())} "
+                   "records identified).")
+    else:
+        hosts = Counter(_host(u) for u in p.url)
+        pr = Prisma(identified=dict(sorted(hosts.items()))).complete()
+        b.append(("p", "This catalog ships no screening log, so the diagram is derived from the catalog itself and "
+                       "makes no claim about a search: records identified are the catalog's papers grouped by where "
+                       "their entry was read; no duplicates or exclusions are recorded. Provide a review folder "
+                       "(review/, or fmreview report --review DIR) or prisma.csv (the PRISMA2020 package's layout) "
+                       "in the catalog directory for a real flow."))
+        assumed = True
+        caption = ("PRISMA 2020 flow diagram derived from the catalog itself, not from a screening log: it "
+                   "records no search, duplicates or exclusions.")
+    write_atomic(out / "tables" / "prisma.csv", pr.to_csv())
+    rep.figure(b, _prisma_figure(pr, assumed, note), "prisma", caption)
+
+
 def _host(url: str) -> str:
     h = urlparse(url).netloc.lower()
     for key, name in (("arxiv", "arXiv"), ("github", "GitHub"), ("huggingface", "Hugging Face"), ("doi.org", "DOI")):
@@ -400,34 +442,9 @@ def _host(url: str) -> str:
     return "publisher or other site"
 
 
-def _prisma_figure(pr: Prisma, assumed: bool = False):
-    fig, ax = plt.subplots(figsize=(7.0, 5.2))
-    ax.axis("off")
-    ident = "\n".join(f"{k}: {v}" for k, v in pr.identified.items())
-    boxes = [
-        (0.05, 0.78, f"Records identified (n = {sum(pr.identified.values())})\n{ident}"),
-        (0.55, 0.78, f"Removed before screening:\nduplicates (n = {pr.duplicates_removed})\nother (n = {pr.other_removed})"),
-        (0.05, 0.56, f"Records screened (n = {pr.screened})"),
-        (0.55, 0.56, f"Records excluded (n = {pr.screened_excluded})"),
-        (0.05, 0.38, f"Reports sought for retrieval (n = {pr.sought})"),
-        (0.55, 0.38, f"Reports not retrieved (n = {pr.not_retrieved})"),
-        (0.05, 0.20, f"Reports assessed for eligibility (n = {pr.assessed})"),
-        (0.55, 0.20, "Reports excluded" + (":\n" + "\n".join(f"{k} (n = {v})" for k, v in pr.excluded_reasons.items())
-                                           if pr.excluded_reasons else " (n = 0)")),
-        (0.05, 0.02, f"Studies included in review (n = {pr.included})"),
-    ]
-    for x, y, text in boxes:
-        ax.text(x, y, text, fontsize=8, va="bottom", ha="left", transform=ax.transAxes,
-                bbox=dict(boxstyle="square,pad=0.5", fc="white", ec="#333333"))
-    for y0, y1 in ((0.78, 0.64), (0.56, 0.46), (0.38, 0.28), (0.20, 0.10)):
-        ax.annotate("", xy=(0.2, y1), xytext=(0.2, y0), xycoords="axes fraction",
-                    arrowprops=dict(arrowstyle="->", color="#333333"))
-    ax.set_title("PRISMA 2020 flow diagram", loc="left")
-    if assumed:  # said on the image itself, so the figure cannot travel without its caveat
-        ax.text(0.0, -0.06, "Assumed flow: derived from the catalog's own entries, not from a search or a screening "
-                "log (no duplicates or exclusions recorded).", transform=ax.transAxes, fontsize=7.5,
-                color="#b03a2e", ha="left", va="top", wrap=True)
-    return fig
+def _prisma_figure(pr: Prisma, assumed: bool = False, note: str | None = None):
+    """The flow diagram (kept under this name for callers of the report module; see prisma_plot)."""
+    return prisma_figure(pr, assumed, note)
 
 
 def _zoo_records():
