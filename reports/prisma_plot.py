@@ -8,7 +8,7 @@ from fmreview.analysis.prisma import Prisma
 
 from .plotting import plt
 
-WRAP = 52  # characters per line of a source's name: long list names must not run into the right-hand column
+WRAP = 40  # characters per line of a source's name: long list names must not run into the right-hand column
 LINE_IN = 0.14  # inches per extra line of text in the identification box
 
 
