@@ -267,3 +267,39 @@ def test_simulate_bad_input(tmp_path, capsys):
     assert rc == 1 and "no label column" in err
     rc, out, err = _cli(capsys, "lit", "simulate", str(tmp_path / "missing.csv"))
     assert rc == 1 and "no such file" in err
+
+
+def test_screen_command_serves_on_loopback(tmp_path):
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    rv, rel, irr = toy_review(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "fmreview.reports", "lit", "screen", "--review", str(rv.root),
+                             "--port", "0", "--reviewer", "ann"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        base = m.group(0)
+        page = urllib.request.urlopen(base, timeout=10).read().decode()
+        assert "<script>" in page and "src=\"http" not in page and "href=\"http" not in page  # offline
+        state = json.loads(urllib.request.urlopen(base + "api/state", timeout=10).read())
+        assert state["reviewer"] == "ann" and state["total"] == len(rel + irr) and state["screened"] == 0
+        req = urllib.request.Request(base + "api/decide", data=json.dumps({"id": rel[0], "decision": "include"})
+                                     .encode(), headers={"Content-Type": "application/json"})
+        nxt = json.loads(urllib.request.urlopen(req, timeout=10).read())
+        assert nxt["record"]["id"] != rel[0] and Review(rv.root).latest("screening")[rel[0]]["ann"].decision == \
+            "include"
+        form = urllib.request.Request(base + "api/decide", data=b"id=x&decision=include",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(form, timeout=10)
+        assert e.value.code == 415
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
