@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 
-AREAS = ("cli_catalog", "cli_meta", "cli_rank", "cli_report", "cli_zoo", "cli_lit")
+AREAS = ("cli_catalog", "cli_meta", "cli_rank", "cli_report", "cli_zoo", "cli_lit", "cli_site")
 
 
 class UserError(Exception):
