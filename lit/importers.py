@@ -33,6 +33,10 @@ EXTENSIONS = {".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex", ".nbib": "me
               ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "openalex", ".atom": "arxiv", ".xml": "arxiv"}
 
 
+class NoTitle(ReviewError):
+    """A record without a title: an error in a file; skipped (with a warning) in a search answer."""
+
+
 @dataclass
 class Parsed:
     """What a reader found in one file."""
@@ -87,7 +91,7 @@ def _line_of(text: str, offset: int) -> int:
 def _record(source: str, raw: str, file: str, line: int, **fields) -> Record:
     title = _space(fields.pop("title", ""))
     if not title:
-        raise ReviewError(f"{file}:{line}: record has no title (expected a non-empty title field); "
+        raise NoTitle(f"{file}:{line}: record has no title (expected a non-empty title field); "
                           "fix the export or remove the record")
     return Record(id=Record.make_id(source, raw), source=source, title=title, file=file, line=line, raw=raw,
                   **fields)
@@ -154,19 +158,31 @@ def read_file(path: Path | str, source: str, fmt: str | None = None, name: str |
     return read_bytes(data, source, name, fmt)
 
 
-def read_bytes(data: bytes, source: str, name: str, fmt: str | None = None) -> Parsed:
+def read_bytes(data: bytes, source: str, name: str, fmt: str | None = None, skip_untitled: bool = False) -> Parsed:
+    """Like :func:`read_file` on bytes already read. ``skip_untitled`` (for search answers, where the database
+    holds some works without a title) skips those with a warning instead of refusing the file."""
     text, warnings = decode(data, name)
     if not text.strip():
         raise ReviewError(f"{name}:1: empty file (expected at least one record)")
     fmt = fmt or sniff(text, name)
     if fmt not in READERS:
         raise ReviewError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    parsed = READERS[fmt](text, source, name)
+    parsed = READERS[fmt](text, source, name, skip_untitled) if skip_untitled else READERS[fmt](text, source, name)
     parsed.warnings[:0] = warnings
     parsed.format = fmt
     if not parsed.records:
         raise ReviewError(f"{name}:1: no records found in this {fmt} file")
     return parsed
+
+
+def _untitled(out: Parsed, skip: bool, make):
+    try:
+        return make()
+    except NoTitle as e:
+        if not skip:
+            raise
+        out.warnings.append(f"{e} — skipped")
+        return None
 
 
 # ---------------------------------------------------------------- RIS
@@ -434,7 +450,7 @@ def abstract_from_inverted(index: dict | None) -> str:
     return " ".join(at[i] for i in sorted(at))
 
 
-def read_openalex(text: str, source: str, file: str) -> Parsed:
+def read_openalex(text: str, source: str, file: str, skip_untitled: bool = False) -> Parsed:
     """An OpenAlex works response (``{"meta": …, "results": [work, …]}``) or a bare list of works. Each work's
     own JSON text is its raw text, located by decoding the results array element by element."""
     out = Parsed()
@@ -478,12 +494,13 @@ def read_openalex(text: str, source: str, file: str) -> Parsed:
         venue = (((w.get("primary_location") or {}).get("source")) or {}).get("display_name")
         authors = [((a or {}).get("author") or {}).get("display_name") for a in (w.get("authorships") or [])]
         kws = [k.get("display_name") for k in (w.get("keywords") or []) if isinstance(k, dict)]
-        out.records.append(_record(
+        out.records.append(_untitled(out, skip_untitled, lambda: _record(
             source, text[a:b], file, line, title=w.get("title") or w.get("display_name") or "",
             abstract=abstract_from_inverted(w.get("abstract_inverted_index")),
             authors=[x for x in authors if x], year=w.get("publication_year"), venue=venue, doi=doi,
             arxiv=arxiv, pmid=pmid or None, url=(w.get("primary_location") or {}).get("landing_page_url"),
-            keywords=[k for k in kws if k]))
+            keywords=[k for k in kws if k])))
+    out.records = [r for r in out.records if r is not None]
     return out
 
 
@@ -492,7 +509,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV_NS = "{http://arxiv.org/schemas/atom}"
 
 
-def read_arxiv(text: str, source: str, file: str) -> Parsed:
+def read_arxiv(text: str, source: str, file: str, skip_untitled: bool = False) -> Parsed:
     """arXiv's API answer (an Atom feed). Entries do not nest, so each ``<entry>…</entry>`` span found in the text
     is the raw text of the n-th parsed entry."""
     out = Parsed()
@@ -515,14 +532,15 @@ def read_arxiv(text: str, source: str, file: str) -> Parsed:
             raise ReviewError(f"{file}:{line}: arXiv reported an error: {_space(e.findtext(f'{ATOM}summary'))}")
         links = [l.get("href", "") for l in e.findall(f"{ATOM}link")]
         doi = clean_doi(e.findtext(f"{ARXIV_NS}doi"))
-        out.records.append(_record(
+        out.records.append(_untitled(out, skip_untitled, lambda: _record(
             source, text[a:b], file, line, title=e.findtext(f"{ATOM}title") or "",
             abstract=_space(e.findtext(f"{ATOM}summary")),
             authors=[_space(x.findtext(f"{ATOM}name")) for x in e.findall(f"{ATOM}author")],
             year=_year(e.findtext(f"{ATOM}published")), venue=e.findtext(f"{ARXIV_NS}journal_ref"), doi=doi,
             arxiv=arxiv_id(eid) or next((x for x in map(arxiv_id, links) if x), None),
             url=eid or None,
-            keywords=[c.get("term") for c in e.findall(f"{ATOM}category") if c.get("term")]))
+            keywords=[c.get("term") for c in e.findall(f"{ATOM}category") if c.get("term")])))
+    out.records = [r for r in out.records if r is not None]
     return out
 
 
@@ -543,7 +561,8 @@ class FileImport:
 
 
 def import_files(root: Path | str, paths: list, source: str, fmt: str | None = None,
-                 search: dict | None = None, names: list[str] | None = None) -> list[FileImport]:
+                 search: dict | None = None, names: list[str] | None = None,
+                 skip_untitled: bool = False) -> list[FileImport]:
     """Import exports into the review folder ``root`` (created when missing).
 
     Every file is read and validated before anything is written, so one bad file leaves the review as it was.
@@ -565,7 +584,7 @@ def import_files(root: Path | str, paths: list, source: str, fmt: str | None = N
             data = p.read_bytes()
         except OSError as e:
             raise ReviewError(f"{p}: cannot read ({e.strerror})") from None
-        parsed.append((name, hashlib.sha256(data).hexdigest(), read_bytes(data, source, name, fmt)))
+        parsed.append((name, hashlib.sha256(data).hexdigest(), read_bytes(data, source, name, fmt, skip_untitled)))
     review = Review.create(root)
     searches = review.settings.setdefault("searches", [])
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from fmreview.catalog.yamlio import write_bytes_atomic
 from fmreview.lit.importers import ATOM, FileImport, import_files
-from fmreview.lit.review import ReviewError
+from fmreview.lit.review import Review, ReviewError
 
 OPENALEX_URL = "https://api.openalex.org"
 ARXIV_URL = "http://export.arxiv.org/api/query"
@@ -117,16 +117,8 @@ def _arxiv_query(query: str) -> str:
     return " AND ".join(f"all:{w}" for w in words)
 
 
-def search(root: Path | str, source: str, query: str, max_results: int = DEFAULT_MAX) -> SearchResult:
-    """Run ``query`` on ``source`` (openalex or arxiv), cache each page in the review and import the results."""
-    if source not in SOURCES:
-        raise ReviewError(f"unknown search source {source!r}; expected one of {', '.join(SOURCES)}")
-    if not query.strip():
-        raise ReviewError("empty query; expected search words")
-    if max_results < 1:
-        raise ReviewError(f"--max {max_results}: expected a positive number of records")
-    root = Path(root)
-    result = SearchResult(source, query)
+def _pages(root: Path, source: str, query: str, max_results: int, result: SearchResult) -> list[Path]:
+    """Fetch (or read from the cache) the answer pages of a search; returns the cache files holding records."""
     page_files: list[Path] = []
     if source == "openalex":
         base = os.environ.get("FMREVIEW_OPENALEX_URL", OPENALEX_URL).rstrip("/")
@@ -140,7 +132,8 @@ def search(root: Path | str, source: str, query: str, max_results: int = DEFAULT
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
                 raise ReviewError(f"openalex: not a JSON answer from {url}: {e}") from None
             works = doc.get("results") or []
-            page_files.append(_cached(root, source, url, "json")[0])
+            if works:
+                page_files.append(_cached(root, source, url, "json")[0])
             got += len(works)
             cursor = (doc.get("meta") or {}).get("next_cursor")
             if not works:
@@ -164,17 +157,39 @@ def search(root: Path | str, source: str, query: str, max_results: int = DEFAULT
             start += len(entries)
             if len(entries) < per or (total and total.isdigit() and start >= int(total)):
                 break
-    result.pages = [f"cache/{p.name}" for p in page_files]
-    if not page_files:
-        return result
+    return page_files
+
+
+def search(root: Path | str, source: str, query: str, max_results: int = DEFAULT_MAX) -> SearchResult:
+    """Run ``query`` on ``source`` (openalex or arxiv), cache each page in the review and import the results."""
+    if source not in SOURCES:
+        raise ReviewError(f"unknown search source {source!r}; expected one of {', '.join(SOURCES)}")
+    if not query.strip():
+        raise ReviewError("empty query; expected search words")
+    if max_results < 1:
+        raise ReviewError(f"--max {max_results}: expected a positive number of records")
+    root = Path(root)
+    made = [d for d in (root, root / "cache") if not d.exists()]
+    result = SearchResult(source, query)
     date = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    entry = {"query": query, "searched": date, "max": max_results}
     try:
-        imports = import_files(root, page_files, source, names=result.pages,
-                               search={"query": query, "searched": date, "max": max_results})
+        page_files = _pages(root, source, query, max_results, result)
+        result.pages = [f"cache/{p.name}" for p in page_files]
+        if not page_files:  # no hits is a result too: the search is recorded so that it can be reported
+            review = Review.create(root)
+            review.settings.setdefault("searches", []).append(
+                {"source": source, "records": 0, "new": 0, "date": date, **entry})
+            review.save_settings()
+            return result
+        imports = import_files(root, page_files, source, names=result.pages, search=entry, skip_untitled=True)
     except ReviewError:
-        # a page that does not import is an answer we cannot use: do not keep it, or the next run would reuse it
+        # an answer that does not import is one we cannot use: do not keep it, or the next run would reuse it
         for p in result.fetched:
             p.unlink(missing_ok=True)
+        for d in (root / "cache", root):  # and the folders this run made, when they are left empty
+            if d in made and d.exists() and not any(d.iterdir()):
+                d.rmdir()
         raise
     result.imports = imports
     result.records = sum(i.records for i in imports)
