@@ -372,3 +372,22 @@ def test_browser_search_latency_on_the_shipped_catalog(tmp_path, page):
     page.fill("#q", "medsam")
     assert page.locator("[data-search-results] a[href='models/medsam.html']").count() == 1
     assert page.errors == [] and page.remote == []
+
+
+def test_records_show_reported_vs_reproduced(tmp_path):
+    import json
+
+    cat = _catalog(tmp_path / "catalog")
+    recs = tmp_path / "records"
+    recs.mkdir()
+    (recs / "r-medsam-btcv--abc--n30.json").write_text(json.dumps({
+        "result": "r-medsam-btcv", "model": "medsam", "dataset": "btcv", "metric": "dice", "reported": 0.793,
+        "reproduced": 0.7812, "ci_low": 0.75, "ci_high": 0.81, "verdict": "reproduced", "n": 30,
+        "device": "cpu", "checkpoint_revision": "abc123"}))
+    build_site(tmp_path / "out", catalog=cat, records=recs)
+    page = (tmp_path / "out/models/medsam.html").read_text(encoding="utf-8")
+    assert "Reported vs reproduced" in page and "0.7812" in page and "abc123" in page
+    assert 'href="#r-r-medsam-btcv"' in page
+    assert "Reported vs reproduced" not in (tmp_path / "out/models/sam.html").read_text(encoding="utf-8")
+    with pytest.raises(UserError, match="not a folder"):
+        build_site(tmp_path / "out2", catalog=cat, records=tmp_path / "nope")
