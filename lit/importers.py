@@ -11,7 +11,8 @@ added, so a bad file leaves the review as it was.
 Quirks handled (each warned about): a UTF-8 byte-order mark (EndNote writes one); Embase's RIS tags (``T1``
 title, ``JF`` journal, ``Y1`` year, ``N2`` abstract); a line starting with ``ER`` that is text, not the end of a
 record (only ``ER  -`` ends one); Web of Science RIS with repeated tags and untagged continuation lines;
-duplicate BibTeX keys (both records are kept).
+duplicate BibTeX keys (both records are kept). Web of Science's own plain-text export (``FN``/``PT``/``ER``, one
+author per line) is read as well.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import rispy
 
 from fmreview.lit.review import Record, ReviewError
 
-FORMATS = ("ris", "bibtex", "medline", "csv", "tsv", "openalex", "arxiv")
+FORMATS = ("ris", "bibtex", "medline", "wos", "csv", "tsv", "openalex", "arxiv")
 EXTENSIONS = {".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex", ".nbib": "medline", ".medline": "medline",
               ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "openalex", ".atom": "arxiv", ".xml": "arxiv"}
 
@@ -139,6 +140,8 @@ def sniff(text: str, name: str) -> str:
         return "medline"
     if any(_RIS_TAG.match(line) and line.startswith("TY") for line in lines):
         return "ris"
+    if lines and (lines[0].startswith("FN ") or any(re.match(r"^PT [A-Z]\s*$", x) for x in lines[:5])):
+        return "wos"
     if re.search(r"^\s*@\s*[A-Za-z]+\s*[{(]", head, re.M):
         return "bibtex"
     if ext in ("csv", "tsv") or (lines and _csv_columns(lines[0])):
@@ -286,6 +289,60 @@ def _ris_record(tags, raw, source, file, line, quirks) -> Record:
                    authors=authors, year=_year(first("year")), venue=first("venue"), doi=doi, arxiv=arxiv,
                    pmid=pmid, url=urls[0] if urls else None,
                    keywords=[k for k in values.get("KW", []) if k])
+
+
+# ---------------------------------------------------------------- Web of Science plain text
+_WOS_TAG = re.compile(r"^([A-Z][A-Z0-9]) (.*)$")
+_WOS_LIST = {"AU", "AF", "CR", "C1", "BA", "BF", "ED", "CA"}  # each continuation line is another item
+
+
+def read_wos(text: str, source: str, file: str) -> Parsed:
+    """Web of Science "plain text" (savedrecs.txt): ``TAG value`` with a two-letter tag and one space, continuation
+    lines indented three spaces, ``ER`` ending a record and ``EF`` the file. Authors come one per line under a single
+    ``AU``; other fields' continuation lines are joined with a space."""
+    out = Parsed()
+    lines = text.split("\n")
+    start, tags = None, []
+    for n, line in enumerate(lines, 1):
+        if line.rstrip() == "ER":
+            if start is None:
+                raise ReviewError(f"{file}:{n}: ER without a record; expected 'PT ' to start one")
+            raw = "\n".join(lines[start - 1:n])
+            values: dict[str, list[str]] = {}
+            for t, v in tags:
+                values.setdefault(t, []).append(v)
+            get = lambda t, sep=" ": sep.join(values.get(t, [])) or None
+            doi = clean_doi(get("DI"))
+            kws = [k.strip() for t in ("DE", "ID") for k in (get(t, "; ") or "").split(";") if k.strip()]
+            out.records.append(_record(
+                source, raw, file, start, title=get("TI") or "", abstract=get("AB") or "",
+                authors=values.get("AF") or values.get("AU") or [], year=_year(get("PY") or get("EA")),
+                venue=get("SO"), doi=doi, pmid=get("PM"), arxiv=arxiv_id(doi), keywords=kws))
+            start, tags = None, []
+            continue
+        if start is None:
+            if line.startswith(("FN ", "VR ", "EF")) or not line.strip():
+                continue
+            if line.startswith("PT "):
+                start = n
+            else:
+                raise ReviewError(f"{file}:{n}: text outside a record: {line[:60]!r}; expected 'PT ' to start one")
+        if line.startswith("   ") and tags:
+            t = tags[-1][0]
+            if t in _WOS_LIST:
+                tags.append((t, line.strip()))
+            else:
+                tags[-1] = (t, f"{tags[-1][1]} {line.strip()}")
+            continue
+        m = _WOS_TAG.match(line)
+        if m:
+            tags.append((m.group(1), m.group(2).strip()))
+        elif line.strip():
+            raise ReviewError(f"{file}:{n}: not a Web of Science line (expected 'TAG value' or a continuation "
+                              f"indented three spaces): {line[:60]!r}")
+    if start is not None:
+        raise ReviewError(f"{file}:{start}: record not closed; expected 'ER' after the record begun here")
+    return out
 
 
 # ---------------------------------------------------------------- PubMed MEDLINE
@@ -544,7 +601,7 @@ def read_arxiv(text: str, source: str, file: str, skip_untitled: bool = False) -
     return out
 
 
-READERS = {"ris": read_ris, "bibtex": read_bibtex, "medline": read_medline, "csv": read_csv, "tsv": read_tsv,
+READERS = {"ris": read_ris, "bibtex": read_bibtex, "medline": read_medline, "wos": read_wos, "csv": read_csv, "tsv": read_tsv,
            "openalex": read_openalex, "arxiv": read_arxiv}
 
 

@@ -10,13 +10,13 @@ from fmreview.reports.cli_lit import review_arg
 
 
 def register(lsub) -> None:
-    p = lsub.add_parser("import", help="import search exports (RIS, BibTeX, PubMed .nbib, CSV/TSV, OpenAlex JSON, "
-                                       "arXiv Atom) into a review folder (created if needed)")
+    p = lsub.add_parser("import", help="import search exports (RIS, BibTeX, PubMed .nbib, Web of Science, CSV/TSV, "
+                                       "OpenAlex JSON, arXiv Atom) into a review folder (created if needed)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--source", required=True, metavar="NAME",
                    help="the database the export came from: pubmed, scopus, embase, wos, arxiv, …")
     p.add_argument("--format", dest="input_format", default=None,
-                   choices=["ris", "bibtex", "medline", "csv", "tsv", "openalex", "arxiv"],
+                   choices=["ris", "bibtex", "medline", "wos", "csv", "tsv", "openalex", "arxiv"],
                    help="the file format (default: recognised from the content and extension)")
     review_arg(p)
     p.set_defaults(handler=cmd_import)

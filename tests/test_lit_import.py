@@ -308,3 +308,19 @@ def test_missing_file_and_empty_source(tmp_path, capsys):
     assert code == 1 and "nope.ris: cannot read" in err
     with pytest.raises(ReviewError, match="--source is empty"):
         importers.import_files(tmp_path / "rv", [DATA / "wos.ris"], " ")
+
+
+def test_wos_plain_text_one_author_per_line(tmp_path, capsys):
+    code, out, err = run(capsys, "import", str(DATA / "wos_savedrecs.txt"), "--source", "wos", "--review",
+                         str(tmp_path / "rv"))
+    assert code == 0 and "wos_savedrecs.txt: wos, 2 records, 2 new" in out
+    r = by_title(Review(tmp_path / "rv"), "Self-supervised")
+    assert r.title == "Self-supervised pretraining for retinal fundus images improves diabetic retinopathy grading"
+    assert r.authors == ["Patel, Rohan", "Lindqvist, Elin"]  # continuation lines of AF are further authors
+    assert (r.year, r.doi, r.pmid, r.line) == (2023, "10.1000/ophsci.2023.4", "37000001", 3)
+    assert r.keywords == ["self-supervised learning", "fundus photography"]
+    assert r.raw.startswith("PT J") and r.raw.endswith("ER")
+    bad = tmp_path / "cut.txt"
+    bad.write_text("FN Clarivate Analytics Web of Science\nVR 1.0\nPT J\nTI Cut short\n")
+    with pytest.raises(ReviewError, match=r"cut.txt:3: record not closed"):
+        importers.read_file(bad, "wos")
