@@ -79,6 +79,7 @@ def cmd_dedup(args) -> int:
     from fmreview.lit.review import Review
 
     review = Review(args.review)
+    d.threshold_of(review, args.threshold)  # a bad threshold is refused before a split or merge is saved
     if args.split:
         d.split(review, args.split)
     elif args.merge:

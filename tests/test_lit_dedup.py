@@ -192,6 +192,9 @@ def test_split_unknown_id_changes_nothing(overlap, capsys):
     assert code == 1 and "no record 'rnope'" in err
     code, _, err = run(capsys, "dedup", "--review", str(overlap), "--merge", "rnope", "rnope")
     assert code == 1
+    some = next(iter(Review(overlap).records))
+    code, _, err = run(capsys, "dedup", "--review", str(overlap), "--split", some, "--threshold", "5")
+    assert code == 1 and "threshold 5 out of range" in err
     assert (overlap / "review.yaml").read_bytes() == before
     assert not (overlap / "groups.jsonl").exists()
 
