@@ -138,7 +138,16 @@ class Review:
     @property
     def records(self) -> dict[str, Record]:
         if self._records is None:
-            self._records = {d["id"]: Record.from_json(d) for d in _jsonl(self.root / RECORDS)}
+            import gc
+
+            # tens of thousands of small dicts: the cyclic collector would rescan them all as they are made
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                self._records = {d["id"]: Record.from_json(d) for d in _jsonl(self.root / RECORDS)}
+            finally:
+                if enabled:
+                    gc.enable()
         return self._records
 
     def add_records(self, new: list[Record]) -> list[Record]:
