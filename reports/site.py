@@ -209,6 +209,9 @@ def render_site(cat, records=None, review_counts: dict | None = None, base_url: 
         if m.paper:
             introduced.setdefault(m.paper, []).append(id_)
     networks = sd.network_summaries(cat.results)
+    for tables in networks.values():  # each table's forest plot, written once, shown on each of its datasets
+        for t in tables:
+            files[t["forest"]["file"]] = t["forest"]["svg"]
 
     counts = {"models": len(cat.raw.models), "datasets": len(cat.raw.datasets), "papers": len(cat.raw.papers),
               "results": len(cat.results),

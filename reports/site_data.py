@@ -7,6 +7,8 @@ so the templates that render them give the same bytes for the same catalog. Noth
 
 from __future__ import annotations
 
+import io
+
 import math
 from collections import defaultdict
 from urllib.parse import quote
@@ -433,9 +435,12 @@ def network_summaries(results: pd.DataFrame) -> dict[str, list[dict]]:
 
     from .benchmark_tables import benchmark_tables, complete_blocks, dataset_arms, usable
 
+    from .nma_plots import nma_forest
+    from .plotting import STYLE, plt
+
     res, _ = usable(results)
     by_dataset = defaultdict(list)
-    for t in benchmark_tables(res, min_models=3):
+    for t in benchmark_tables(res):  # numbered as in the report (tables of two or more models)
         arms, has_v, note = dataset_arms(t.cells)
         if not len(arms):
             continue
@@ -451,8 +456,16 @@ def network_summaries(results: pd.DataFrame) -> dict[str, list[dict]]:
         ranks, n_blocks = mean_ranks(complete_blocks(arms[arms.treatment.isin(c.treatments)]), t.lower_is_better)
         ps = c.pscore
         models = sorted(c.treatments, key=lambda tr: (-ps[tr], tr))
+        fig = nma_forest(c, xlabel=f"Difference in {vocab.label('metric', t.metric)}")
+        buf = io.BytesIO()
+        with plt.rc_context(STYLE):
+            fig.savefig(buf, format="svg", metadata={"Date": None})
+        plt.close(fig)
         summary = {
-            "number": t.number, "title": t.title, "datasets": sorted(set(c.studies) if c.studies else set(arms.study)),
+            "number": t.number, "title": t.title,
+            "forest": {"file": f"figures/table{t.number}-forest.svg", "svg": buf.getvalue(),
+                       "alt": (f"Forest plot: {len(c.effects)} models against {c.reference} in table {t.number} "
+                               f"({t.title}), differences with 95% confidence intervals, best P-score on top.")}, "datasets": sorted(set(c.studies) if c.studies else set(arms.study)),
             "variances": "with sampling variances" if has_v else "additive model, no sampling variances",
             "note": note, "n_blocks": n_blocks,
             "rows": [{"model": tr, "url": page_url("model", tr), "pscore": f"{ps[tr]:.3f}",

@@ -372,6 +372,18 @@ def test_browser_search_latency_on_the_shipped_catalog(tmp_path, page):
     page.fill("#q", "medsam")
     assert page.locator("[data-search-results] a[href='models/medsam.html']").count() == 1
     assert page.errors == [] and page.remote == []
+    # the report's forest plots sit on the dataset pages of the tables they pool, numbered as in the report
+    forests = sorted((out / "figures").glob("table*-forest.svg"))
+    assert forests
+    n = forests[0].name.split("-")[0].removeprefix("table")
+    pages = [p for p in (out / "datasets").glob("*.html") if f"figures/table{n}-forest.svg" in p.read_text()]
+    assert pages
+    page.goto(_url(out, f"datasets/{pages[0].name}"))
+    img = page.locator(f"img[src$='table{n}-forest.svg']")
+    assert img.count() == 1 and "Forest plot" in img.get_attribute("alt")
+    img.scroll_into_view_if_needed()  # loaded lazily
+    page.wait_for_function(f"() => document.querySelector(\"img[src$='table{n}-forest.svg']\").naturalWidth > 0",
+                           timeout=10_000)
 
 
 def test_records_show_reported_vs_reproduced(tmp_path):
