@@ -42,7 +42,8 @@ def prisma_figure(pr: Prisma, assumed: bool = False, note: str | None = None):
     for x, y, text in boxes:
         ax.text(x, y, text, fontsize=8 if text is not boxes[0][2] or not extra else 7.5, va="bottom", ha="left",
                 transform=ax.transAxes, bbox=dict(boxstyle="square,pad=0.5", fc="white", ec="#333333"))
-    for y0, y1 in ((0.78, 0.64), (0.56, 0.46), (0.38, 0.28), (0.20, 0.10)):
+    # arrows start below each box's padding (the text is anchored at its bottom, the frame reaches below it)
+    for y0, y1 in ((0.765, 0.64), (0.545, 0.46), (0.365, 0.28), (0.185, 0.10)):
         ax.annotate("", xy=(0.2, y1), xytext=(0.2, y0), xycoords="axes fraction",
                     arrowprops=dict(arrowstyle="->", color="#333333"))
     fig.suptitle("PRISMA 2020 flow diagram", x=0.02, y=0.995, ha="left", va="top")
