@@ -8,7 +8,6 @@ a fixed SVG hash salt, sorted iteration everywhere.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import os
 import sys
@@ -494,54 +493,30 @@ def _markdown(rep: Report) -> str:
     return "\n".join(lines)
 
 
-_JS = """
-window.addEventListener('load', function () {
-  var imgs = Array.prototype.slice.call(document.images);
-  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
-  document.body.setAttribute('data-images-loaded', ok + '/' + imgs.length);
-});
-document.querySelectorAll('table.sortable th').forEach(function (th, i) {
-  th.addEventListener('click', function () {
-    var table = th.closest('table'), body = table.tBodies[0];
-    var rows = Array.prototype.slice.call(body.rows);
-    var asc = th.getAttribute('data-dir') !== 'asc';
-    rows.sort(function (a, b) {
-      var x = a.cells[i].textContent, y = b.cells[i].textContent;
-      var nx = parseFloat(x), ny = parseFloat(y);
-      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-      return asc ? c : -c;
-    });
-    rows.forEach(function (r) { body.appendChild(r); });
-    th.setAttribute('data-dir', asc ? 'asc' : 'desc');
-  });
-});
-"""
-
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-figure{margin:1.5em 0}figure img{max-width:100%}figcaption{font-size:.9em;color:#555}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:3px 6px}
-th{background:#f3f3f3;cursor:pointer}.wrap{overflow-x:auto}"""
+TEMPLATES = Path(__file__).parent / "templates" / "report"
 
 
 def _html(rep: Report) -> str:
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>fmreview: review report</title>", f"<style>{_CSS}</style></head><body>",
-             "<h1>Foundation models for medical image analysis: review report</h1>"]
+    """report.html from its Jinja2 template (autoescaped): figures embedded as PNG, tables sortable by the
+    template's script, no request to any other host."""
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    sections = []
     for title, blocks in rep.sections:
-        parts.append(f"<h2>{html.escape(title)}</h2>")
+        items = []
         for blk in blocks:
             if blk[0] == "p":
-                parts.append(f"<p>{html.escape(blk[1])}</p>")
+                items.append({"kind": "p", "text": blk[1]})
             elif blk[0] == "fig":
-                data = base64.b64encode((rep.out / "figures" / f"{blk[1]}.png").read_bytes()).decode()
-                parts.append(f'<figure><img alt="{html.escape(blk[2])}" src="data:image/png;base64,{data}">'
-                             f"<figcaption>{html.escape(blk[2])}</figcaption></figure>")
+                png = base64.b64encode((rep.out / "figures" / f"{blk[1]}.png").read_bytes()).decode()
+                items.append({"kind": "fig", "caption": blk[2], "png": png})
             else:
                 _, name, df, caption = blk
-                head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-                body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
-                               for row in df.itertuples(index=False))
-                parts.append(f"<p><b>{html.escape(caption)}</b></p><div class=\"wrap\"><table class=\"sortable\">"
-                             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
-    parts.append(f"<script>{_JS}</script></body></html>")
-    return "\n".join(parts) + "\n"
+                items.append({"kind": "table", "name": name, "caption": caption, "columns": [str(c) for c in df.columns],
+                              "rows": [[_fmt(v) for v in row] for row in df.itertuples(index=False)]})
+        sections.append((title, items))
+    asset = lambda name: Markup((TEMPLATES / name).read_text(encoding="utf-8"))  # our own files: not escaped
+    return env.get_template("report.html").render(sections=sections, css=asset("report.css"), js=asset("report.js"))
