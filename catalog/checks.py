@@ -108,7 +108,8 @@ def check_results(cat: "RawCatalog") -> tuple[list[Problem], list[Problem]]:
     warnings += _scale(rows, lines)
     warnings += _aliases(rows, lines)
     warnings += _unmarked_aggregates(rows, lines)
-    return errors, warnings
+    rule_errors, rule_warnings = check_rules(cat)
+    return errors + rule_errors, warnings + rule_warnings
 
 
 def _duplicates(rows, lines) -> list[Problem]:
@@ -229,4 +230,156 @@ def _unmarked_aggregates(rows, lines) -> list[Problem]:
                 f"value {r.value:g} equals the mean of its {k} siblings ({mean:.6g}; same source, model, dataset, "
                 f"metric, setting, prompt and condition, other {label}s) but the result is not marked as an "
                 "aggregate: add aggregate: {kind: mean, over: ...} if it averages them"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- issue 13 rules
+#
+# ``reported_by`` belongs to a result file's source (one document read), not to each row. The rule, per file:
+#
+# - *self* (error when broken): the document is its models' own -- the source paper is the ``paper`` of at least
+#   one model the file reports on, or the document is that model's own README or card (in the repository of one
+#   of the model entry's ``sources`` or of its ``code``: kaiko.ai's eva docs for kaiko's encoders). A
+#   ``reported_by: self`` file with neither is someone else's benchmark: it is third-party. Rows of other models in a self file are the
+#   source authors' baselines; the catalog keeps those in a separate ``…-baselines.yaml`` file of the same
+#   source marked third-party (as chexagent, eva, huatuogpt-vision and lingshu do), so that a query for
+#   ``reported_by: self`` returns what the models' own authors reported.
+# - *third-party* (warning): a third-party file that reports a model whose own paper is the source paper, read at
+#   a URL that the model's entry itself cites as its own (in the repository of one of its ``sources`` or of its
+#   ``code``): the catalog then says twice that this document is the model's own. It is a warning, not an
+#   error, because a document can also carry its authors' runs of an earlier model of theirs (nnU-Net Revisited's
+#   original nnU-Net rows are third-party: that paper is not nnU-Net's own), and a paper id alone, without the
+#   URL, does not say which copy was read.
+#
+# ``setting`` and ``prompt`` are ``not-stated`` unless the source states them (warning): a result whose note says
+# its setting is not stated, or was assumed, while ``setting`` carries another word and ``inferred`` does not name
+# it; likewise a note that says so of the prompt while ``prompt`` is the default ``none`` (a stated prompt type
+# such as ``text`` whose wording the source does not give is a stated prompt).
+#
+# ``inferred`` (error when malformed): each name is a field of the entry, set on it.
+
+_NOT_STATED = re.compile(
+    r"\b(setting|prompt(?: type)?)s?\b:?(?:[^.;:]{0,60}?)\b(?:not (?:stated|given|reported|said)|(?:an )?assum\w*)",
+    re.IGNORECASE)
+
+
+def check_rules(cat: "RawCatalog") -> tuple[list[Problem], list[Problem]]:
+    """(errors, warnings) of the curation rules of issue 13: reported_by against the models' own papers,
+    settings and prompts the source does not state, and ``inferred`` lists."""
+    lines = _Lines(cat.root)
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for e in cat.result_files:
+        err, warn = _reported_by(cat, e)
+        errors += err
+        warnings += warn
+    rows = list(_rows(cat))
+    warnings += _unstated(rows, lines)
+    errors += _inferred_results(rows, lines)
+    errors += _inferred_entries(cat)
+    return errors, warnings
+
+
+def _source_line(cat, file: str, field: str) -> int | None:
+    from . import yamlio
+
+    return yamlio.line_of(cat.root / file, ["source", field])
+
+
+_REPO_RE = re.compile(r"^https?://(?:www\.)?(github\.com|huggingface\.co)/([^/?#]+/[^/?#]+)", re.IGNORECASE)
+
+
+def _where(url: str) -> str:
+    """The repository a URL is in (github.com/OWNER/NAME, huggingface.co/OWNER/NAME), else the URL itself: a
+    README at one commit and the same repository's docs at another are one project's own pages."""
+    m = _REPO_RE.match(url)
+    return f"{m.group(1).lower()}/{m.group(2).lower().removesuffix('.git')}" if m else url.rstrip("/")
+
+
+def _is_own_document(url: str, model) -> bool:
+    """The document is one the model's entry cites as its own: in the repository of one of its sources or of its
+    code, or the same page."""
+    mine = {_where(s.url) for s in model.sources}
+    if model.code:
+        mine.add(_where(model.code))
+    return _where(url) in mine
+
+
+def _reported_by(cat, e) -> tuple[list[Problem], list[Problem]]:
+    src = e.record.source
+    models = []
+    for r in e.record.results:
+        m = cat.models.get(r.model)
+        if m is not None and m.record not in models:
+            models.append(m.record)
+    with_paper = [m for m in models if m.paper]
+    own = [m for m in with_paper if m.paper == src.paper]
+    if src.reported_by == "self":
+        urls = {r.url or src.url for r in e.record.results}
+        if with_paper and not own and not any(_is_own_document(u, m) for u in urls for m in models):
+            shown = "; ".join(f"{m.id}'s own paper is {m.paper}" for m in with_paper[:3])
+            more = f"; and {len(with_paper) - 3} more" if len(with_paper) > 3 else ""
+            return [Problem(e.file, _source_line(cat, e.file, "reported_by"), "source.reported_by",
+                            f"expected third-party: the source paper {src.paper} is not the own paper of any model "
+                            f"in this file ({shown}{more}); reported_by: self is for the models' own paper, README "
+                            "or card")], []
+        return [], []
+    out = []
+    for m in own:
+        urls = {r.url or src.url for r in e.record.results if r.model == m.id}
+        if any(_is_own_document(u, m) for u in urls):
+            out.append(Problem(e.file, _source_line(cat, e.file, "reported_by"), "source.reported_by",
+                               f"expected self for {m.id}: the source paper {src.paper} is {m.id}'s own paper and the "
+                               f"document read is one its entry cites as its own; move its rows to a file of this "
+                               "source marked reported_by: self"))
+    return [], out
+
+
+def _unstated(rows, lines) -> list[Problem]:
+    out = []
+    for file, i, r, _ in rows:
+        if not r.note:
+            continue
+        for m in _NOT_STATED.finditer(r.note):
+            name = "setting" if m.group(1).lower().startswith("setting") else "prompt"
+            value = getattr(r, name)
+            # a stated prompt type (text, box) with unstated wording is a stated prompt; only the default `none`
+            # (the field never written) contradicts a note that says no prompt was stated
+            if value == "not-stated" or name in r.inferred or (name == "prompt" and value != "none"):
+                continue
+            out.append(Problem(file, lines(file, i, name), f"results[{i}].{name}",
+                               f"the note says the {name} is not stated or was assumed ({m.group(0)!r}), yet {name} is "
+                               f"{value!r}: write {name}: not-stated, or list it in inferred: [{name}] and say why"))
+            break
+    return out
+
+
+def _inferred_problem(fields: dict, inferred: list[str], record) -> list[tuple[str, str]]:
+    bad = []
+    for name in inferred:
+        if name not in fields or name in ("id", "inferred", "note"):
+            bad.append((name, f"inferred names {name!r}, which is not a field of this entry; expected field names "
+                              "such as setting, prompt, dataset, modalities"))
+        elif getattr(record, name) in (None, [], ""):
+            bad.append((name, f"inferred names {name!r}, which is not set on this entry"))
+    return bad
+
+
+def _inferred_results(rows, lines) -> list[Problem]:
+    out = []
+    for file, i, r, _ in rows:
+        for name, msg in _inferred_problem(type(r).model_fields, r.inferred, r):
+            out.append(Problem(file, lines(file, i, "inferred"), f"results[{i}].inferred", msg))
+    return out
+
+
+def _inferred_entries(cat) -> list[Problem]:
+    from . import yamlio
+
+    out = []
+    for store in (cat.models, cat.datasets):
+        for e in store.values():
+            rec = e.record
+            for name, msg in _inferred_problem(type(rec).model_fields, rec.inferred, rec):
+                out.append(Problem(e.file, yamlio.line_of(cat.root / e.file, ["inferred"]), "inferred", msg))
     return out

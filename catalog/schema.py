@@ -228,9 +228,13 @@ class Model(Strict):
     adaptation: list[Adaptation] = Field(default_factory=list)
     code: Optional[Url] = None
     licence: Optional[Text] = None
+    licence_source: Optional[Source] = Field(None, description="Where the licence was read: the LICENSE file at a "
+                                             "commit or the model card (badges do not count).")
     open_weights: Optional[bool] = None
     checkpoints: list[Checkpoint] = Field(default_factory=list)
     sources: list[Source] = Field(min_length=1)
+    inferred: list[Text] = Field(default_factory=list, description="Fields the curator inferred rather than read in "
+                                 "the source (their names: 'setting', 'dataset', 'modalities'); say why in note.")
     note: Optional[Text] = None
 
 
@@ -261,6 +265,8 @@ class Dataset(Strict):
     licence: Optional[Text] = None
     access: Optional[Access] = None
     sources: list[Source] = Field(min_length=1)
+    inferred: list[Text] = Field(default_factory=list, description="Fields the curator inferred rather than read in "
+                                 "the source (their names: 'setting', 'dataset', 'modalities'); say why in note.")
     note: Optional[Text] = None
 
 
@@ -350,6 +356,8 @@ class Result(Strict):
     doubt: Optional[Text] = Field(
         None, description="Why this value may be wrong (recorded as printed): 'AUC far below 0.5, probably "
         "inverted'. Analyses leave doubtful values out unless asked.")
+    inferred: list[Text] = Field(default_factory=list, description="Fields the curator inferred rather than read in "
+                                 "the source (their names: 'setting', 'dataset', 'modalities'); say why in note.")
     note: Optional[Text] = None
 
     @model_validator(mode="after")

@@ -138,6 +138,7 @@ SETTINGS = _terms(
     ("adapter", "Adapter/PEFT", "lora", "peft"),
     ("mil", "Multiple-instance learning", "abmil", "slide-level"),
     ("supervised", "Trained from scratch / supervised baseline", "scratch"),
+    ("not-stated", "Not stated by the source"),
 )
 
 PROMPTS = _terms(
