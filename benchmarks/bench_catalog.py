@@ -1,6 +1,6 @@
 """Load + validate and query time on a synthetic catalog of 2 000 models and 10 000 results.
 
-Targets (2-core machine): load + validate <= 1 s, a filtered query <= 50 ms.
+Targets (2-core machine): load + validate <= 1 s cold (no parse cache), a filtered query <= 50 ms.
 Usage: python benchmarks/bench_catalog.py [--models 2000] [--results 10000] [--repeat 3]
 The synthetic entries are placeholders for timing only and never leave the temp directory.
 """
@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from fmreview.catalog import load, vocab
+from fmreview.catalog import yamlio
 from fmreview.catalog.yamlio import dumps
 
 
@@ -54,8 +55,11 @@ def synthesise(root: Path, n_models: int, n_results: int, seed: int = 0) -> None
                 "task": "segmentation", "metric": rng.choice(["dice", "auc", "accuracy"]),
                 "value": round(rng.uniform(50, 99), 2), "unit": "percent", "setting": "zero-shot",
                 "prompt": "box", "n": 100, "locator": "Table 2"})
+        # 'self' exactly when the source paper is the own paper of a model in the file (catalog.checks)
+        own = {f"p{(r['model'] and int(r['model'][1:])) % n_papers}" for r in results}
+        by = "self" if f"p{f % n_papers}" in own else "third-party"
         (root / "results" / f"src{f}.yaml").write_text(dumps({
-            "source": {"paper": f"p{f % n_papers}", "url": "https://example.org/r", "reported_by": "self"},
+            "source": {"paper": f"p{f % n_papers}", "url": f"https://example.org/r{f}", "reported_by": by},
             "results": results}))
 
 
@@ -77,13 +81,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         synthesise(root, args.models, args.results)
-        os.environ["XDG_CACHE_HOME"] = str(root / ".cache")  # start cold, then measure the warm path
-        cat, cold, _ = timed(lambda: load(root), 1)
-        print(f"load + validate, cold (PyYAML parse of every file): {cold:.3f} s")
+        # cold: no parse cache (a fresh, empty cache directory each run; the run writes the cache, as a first
+        # load does); warm: the cache written by the last cold run is hit for every file
+        colds = []
+        for i in range(args.repeat):
+            os.environ["XDG_CACHE_HOME"] = str(root / f".cache{i}")
+            cat, t, _ = timed(lambda: load(root), 1)
+            colds.append(t)
+        fast = "yaml_rs fast path" if yamlio._yaml_rs is not None else "PyYAML only: yaml_rs not installed"
+        print(f"load + validate, cold (every file parsed; {fast}): best {min(colds):.3f} s,"
+              f" median {statistics.median(colds):.3f} s (target <= 1 s)")
         cat, best, med = timed(lambda: load(root), args.repeat)
         print(f"load + validate, warm (parse cache hit): {len(cat.raw.models)} models,"
               f" {sum(len(e.record.results) for e in cat.raw.result_files)} results: best {best:.3f} s,"
-              f" median {med:.3f} s (target <= 1 s)")
+              f" median {med:.3f} s")
         _, best, med = timed(lambda: (cat.models, cat.results, cat.datasets), 1)
         print(f"build DataFrames (first access): {best * 1000:.1f} ms")
         q = lambda: cat.models_where(modality="CT", task="segmentation", since=2020)
