@@ -307,11 +307,12 @@ def _is_own_document(url: str, model) -> bool:
 
 def _reported_by(cat, e) -> tuple[list[Problem], list[Problem]]:
     src = e.record.source
-    models = []
+    seen: dict[str, object] = {}  # by id: comparing pydantic records field by field was most of a cold load
     for r in e.record.results:
         m = cat.models.get(r.model)
-        if m is not None and m.record not in models:
-            models.append(m.record)
+        if m is not None and r.model not in seen:
+            seen[r.model] = m.record
+    models = list(seen.values())
     with_paper = [m for m in models if m.paper]
     own = [m for m in with_paper if m.paper == src.paper]
     if src.reported_by == "self":

@@ -4,7 +4,6 @@ with line numbers for error messages, and a canonical written form so diffs stay
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,11 +16,6 @@ try:  # the C parser is ~10x faster; the constructor (and our duplicate check) s
     _Base = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Base = yaml.SafeLoader
-
-try:  # a Rust reader that builds Python objects directly (~4x faster); optional, see _fast_load
-    import yaml_rs as _yaml_rs
-except ImportError:  # pragma: no cover - not installed: every file goes through StrictLoader
-    _yaml_rs = None
 
 MAX_BYTES = 5 * 1024 * 1024  # a catalog entry is a few KB; anything this size is a mistake
 
@@ -146,9 +140,6 @@ def read(path: Path, root: Path | None = None) -> tuple[Any, list[Problem]]:
         return None, [Problem(name, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]
     except OSError as e:
         return None, [Problem(name, None, "", f"cannot read file: {e.strerror or e}")]
-    data = _fast_load(text)
-    if data is not _MISS:
-        return data, []
     try:
         data = yaml.load(text, Loader=StrictLoader)
     except yaml.MarkedYAMLError as e:
@@ -168,80 +159,6 @@ def read(path: Path, root: Path | None = None) -> tuple[Any, list[Problem]]:
         kind = "empty" if data is None else f"a {type(data).__name__}"
         return None, [Problem(name, 1, "", f"expected a mapping of fields at the top level, found {kind}")]
     return data, []
-
-
-# ---- the fast path: yaml_rs reads YAML 1.2, StrictLoader YAML 1.1 (PyYAML). A file is taken from yaml_rs only when
-# nothing in it can read differently; anything else (an error, a doubt) goes to StrictLoader, which also gives
-# every error message, so messages and data are those of StrictLoader alone.
-_MISS = object()
-# what the two readers may treat differently, or what StrictLoader rejects and yaml_rs might not: tabs,
-# characters PyYAML's reader refuses, anchors/aliases/tags/merge keys, directives and document markers, flow
-# collections other than [] and {} (PyYAML is stricter about ':' inside them), block scalars (an empty one is
-# '\n' to yaml_rs),
-# numbers with leading zeros, 0o/0b/0x prefixes, exponents (1e5 is a string in YAML 1.1, a float in 1.2) or a sign
-# before the point (+.5, -.nan: strings in YAML 1.1), underscores in numbers (yaml_rs reads _1 as 1)
-_RISKY = re.compile(
-    r"[^\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
-    r"|(?:^|[\s\[\]{},])[&*!]|<<|^(?:%|---|\.\.\.)|(?:^|\s)[\[{](?![\]}])|[|>][-+0-9]*[ ]*(?:#.*)?$"
-    r"|(?<![\w.])(?:[-+]?(?:0[0-9_oObBxX]|[0-9][0-9_]*(?:\.[0-9_]*)?[eE]|\.[0-9][0-9_]*[eE])|[-+]\.|[-+]?(?:[0-9.]+_|_+[0-9.]))",
-    re.M)
-_plain_tags: dict[str, str] = {}
-
-
-def _plain_tag(s: str) -> str:
-    """The tag StrictLoader's resolver gives ``s`` as a plain scalar (mirrors yaml.resolver.BaseResolver.resolve)."""
-    tag = _plain_tags.get(s)
-    if tag is None:
-        table = StrictLoader.yaml_implicit_resolvers
-        tag = StrictLoader.DEFAULT_SCALAR_TAG
-        for t, regexp in table.get(s[0] if s else "", []) + table.get(None, []):
-            if regexp.match(s):
-                tag = t
-                break
-        if len(_plain_tags) > 100_000:
-            _plain_tags.clear()
-        _plain_tags[s] = tag
-    return tag
-
-
-def _fast_load(text: str):
-    """The document as StrictLoader would give it, or _MISS when that cannot be shown cheaply."""
-    if _yaml_rs is None or _RISKY.search(text):
-        return _MISS
-    try:
-        data = _yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=_yaml_rs.DuplicateKeyPolicy.Error)
-    except Exception:  # a syntax error, a duplicate key, ...: StrictLoader says what and where
-        return _MISS
-    if not isinstance(data, dict):
-        return _MISS
-    # a string YAML 1.1 would resolve to something else (yes, 1_000, 2020-01-01, 1:30, '') is the same only if it
-    # was quoted: each such value needs its own quoted occurrence in the text
-    doubtful: dict[str, int] = {}
-    stack = [data]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, dict):
-            for k, v in x.items():
-                if type(k) is not str:
-                    return _MISS
-                if _plain_tag(k) != _STR:
-                    doubtful[k] = doubtful.get(k, 0) + 1
-                if type(v) is str:
-                    if _plain_tag(v) != _STR:
-                        doubtful[v] = doubtful.get(v, 0) + 1
-                elif isinstance(v, (dict, list)):
-                    stack.append(v)
-        elif isinstance(x, list):
-            for v in x:
-                if type(v) is str:
-                    if _plain_tag(v) != _STR:
-                        doubtful[v] = doubtful.get(v, 0) + 1
-                elif isinstance(v, (dict, list)):
-                    stack.append(v)
-    for s, n in doubtful.items():
-        if text.count(f"'{s}'") + text.count(f'"{s}"') < n:
-            return _MISS
-    return data
 
 
 def line_of(path: Path, loc: Iterable[Any]) -> int | None:
