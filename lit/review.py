@@ -185,8 +185,8 @@ class Review:
         return sorted(i for i in self.records if i not in dup)
 
     # ---- decisions
-    def decide(self, d: Decision) -> Decision:
-        """Validate and append one decision (fsync'ed before returning)."""
+    def _checked(self, d: Decision) -> str:
+        """The log line of a valid decision (its time set), or ReviewError naming what is wrong."""
         if d.id not in self.records:
             raise ReviewError(f"no record {d.id!r} in this review")
         if d.stage not in STAGES:
@@ -194,16 +194,23 @@ class Review:
         if d.decision not in DECISIONS:
             raise ReviewError(f"unknown decision {d.decision!r}; expected one of {', '.join(DECISIONS)}")
         if d.stage == "eligibility" and d.decision == "exclude" and not (d.reason or "").strip():
-            raise ReviewError("an exclusion at full text (eligibility) needs a reason (--reason TEXT)")
+            raise ReviewError(f"{d.id}: an exclusion at full text (eligibility) needs a reason (--reason TEXT)")
         if not d.time:
             d.time = time.time()
-        line = json.dumps(d.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
+        return json.dumps(d.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
+
+    def _append(self, lines: list[str]) -> None:
+        """Append to the decision log in one write, fsync'ed before returning."""
         fd = os.open(self.root / DECISIONS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
         try:
-            os.write(fd, line.encode("utf-8"))
+            os.write(fd, "".join(lines).encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def decide(self, d: Decision) -> Decision:
+        """Validate and append one decision (fsync'ed before returning)."""
+        self._append([self._checked(d)])
         return d
 
     def decisions(self) -> list[Decision]:
@@ -237,24 +244,7 @@ class Review:
     def decide_many(self, decisions: list[Decision]) -> list[Decision]:
         """Validate every decision, then append them all in one write (fsync'ed once): for scripts that record
         many decisions at a time. Nothing is appended when any one is invalid."""
-        lines = []
-        for d in decisions:
-            if d.id not in self.records:
-                raise ReviewError(f"no record {d.id!r} in this review")
-            if d.stage not in STAGES:
-                raise ReviewError(f"unknown stage {d.stage!r}; expected one of {', '.join(STAGES)}")
-            if d.decision not in DECISIONS:
-                raise ReviewError(f"unknown decision {d.decision!r}; expected one of {', '.join(DECISIONS)}")
-            if d.stage == "eligibility" and d.decision == "exclude" and not (d.reason or "").strip():
-                raise ReviewError(f"{d.id}: an exclusion at full text (eligibility) needs a reason")
-            if not d.time:
-                d.time = time.time()
-            lines.append(json.dumps(d.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+        lines = [self._checked(d) for d in decisions]
         if lines:
-            fd = os.open(self.root / DECISIONS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-            try:
-                os.write(fd, "".join(lines).encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self._append(lines)
         return decisions

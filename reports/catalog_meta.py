@@ -141,15 +141,9 @@ def benchmark_frame(*, catalog=None, metric=None, setting=None, prompt=None, pro
     """Arm-level frame behind ``fmreview nma|rank --from-catalog``: columns study, treatment, yi, vi (NaN where no
     variance was reported), labels. Labels within a dataset are averaged (each dataset counts once); rows from
     several source documents make one study per dataset and source. ``attrs``: has_variances, note, left_out."""
-    from .benchmark_tables import frame, usable
+    from .benchmark_tables import frame
 
-    if not metric:
-        raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
-    cat = load(catalog)
-    _check_source(cat, source)
-    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
-                            condition=condition, source=source)
-    res, left = usable(res, include_doubtful)
+    cat, res, left = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful)
     if res.empty:
         raise UserError("no results match these filters (see fmreview results with the same filters)")
     df, has_v, note = frame(res)
@@ -166,23 +160,31 @@ def contrast_frame(*, catalog=None, metric=None, setting=None, prompt=None, prom
                    source=None, compare=None, include_doubtful: bool = False) -> pd.DataFrame:
     """A − B in every table cell where both were evaluated under one protocol, across sources: columns source,
     document, dataset, cell, yi (no sampling variances: a multilevel model's innermost level absorbs them)."""
-    from .benchmark_tables import usable, variant_contrasts
+    from .benchmark_tables import variant_contrasts
 
-    if not metric:
-        raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
-    if not compare:
+    if metric and not compare:
         raise UserError("--from-catalog with --random needs --compare MODEL_A MODEL_B")
-    cat = load(catalog)
-    _check_source(cat, source)
+    cat, res, _ = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful)
     a, b = compare
     check_ids(cat, "model", [a, b])
-    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
-                            condition=condition, source=source)
-    res, _ = usable(res, include_doubtful)
     df = variant_contrasts(res, b, [a])
     if len(df) < 3:
         raise UserError(f"{a} and {b} share {len(df)} table cell(s) under these filters; need at least 3")
     return df
+
+
+def _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful):
+    """(catalog, the results an analysis may pool under the --from-catalog filters, counts left out)."""
+    from .benchmark_tables import usable
+
+    if not metric:
+        raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
+    cat = load(catalog)
+    _check_source(cat, source)
+    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
+                            condition=condition, source=source)
+    res, left = usable(res, include_doubtful)
+    return cat, res, left
 
 
 def _check_source(cat, source) -> None:
@@ -194,15 +196,7 @@ def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, promp
     """The effect-size frame behind ``fmreview meta --from-catalog``: (DataFrame with yi, vi, label; x label).
     Aggregate rows and (unless ``include_doubtful``) doubtful values are left out; ``attrs["left_out"]`` counts
     them."""
-    from .benchmark_tables import usable
-
-    if not metric:
-        raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
-    cat = load(catalog)
-    _check_source(cat, source)
-    res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
-                            condition=condition, source=source)
-    res, left = usable(res, include_doubtful)
+    cat, res, left = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful)
     mname = vocab.label("metric", vocab.canonical("metric", metric) or metric)
     if compare:
         a, b = compare
