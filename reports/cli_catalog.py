@@ -40,6 +40,8 @@ def register(sub) -> None:
     p = csub.add_parser("validate", help="check every file; list every problem with file:line (exit 1 if any) and "
                         "every warning (likely mistakes that can be true; exit 0 when there are only warnings)")
     _catalog_arg(p)
+    p.add_argument("--strict", action="store_true", help="also an error for every GitHub or Hugging Face source URL "
+                   "that names no commit")
     p.set_defaults(handler=cmd_validate)
 
     p = csub.add_parser("stats", help="size of the evidence base: counts by entity, family, band, modality, task, year")
@@ -138,6 +140,16 @@ def cmd_validate(args) -> int:
     warnings = sorted(raw.warnings, key=key) if raw is not None else []
     for w in warnings:
         print(f"warning: {w}")
+    if raw is not None and not raw.problems:
+        from fmreview.catalog.pinning import census, unpinned_problems
+
+        total, bad = census(raw)
+        if getattr(args, "strict", False):
+            problems = list(problems) + unpinned_problems(raw)
+        elif bad:
+            print(f"note: {total - len(bad)} of {total} GitHub and Hugging Face source URLs name the commit they were "
+                  f"read at ({100 * (total - len(bad)) / total:.0f}%); --strict lists the other {len(bad)} as errors",
+                  file=sys.stderr)
     if problems:
         for p in sorted(problems, key=key):
             print(p)
