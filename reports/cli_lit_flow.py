@@ -15,7 +15,7 @@ def register(lsub) -> None:
     p.add_argument("--format", choices=("json", "csv", "svg"), default="json",
                    help="json (the counts), csv (the PRISMA2020 R package's layout, for its Shiny app) or svg (the "
                         "flow diagram); default json")
-    p.add_argument("--out", metavar="PATH", help="write to PATH (default: standard output; required for svg)")
+    p.add_argument("--out", metavar="PATH", help="write to PATH (default: standard output)")
     p.set_defaults(handler=cmd_prisma)
 
     p = lsub.add_parser("promote", help="write catalog papers for the included records (canonical YAML, validated, "
@@ -64,7 +64,6 @@ def cmd_prisma(args) -> int:
     from fmreview.lit.prisma import flow
     from fmreview.lit.review import Review
 
-    from .cli import UserError
 
     counts = flow(Review(args.review))
     if args.format == "json":
@@ -72,23 +71,18 @@ def cmd_prisma(args) -> int:
     elif args.format == "csv":
         _write(to_prisma(counts).to_csv(), args.out)
     else:
-        if not args.out:
-            raise UserError("--format svg needs --out PATH (an SVG is not written to a terminal)")
         import io
-
-        from fmreview.catalog.yamlio import write_bytes_atomic
 
         from .plotting import STYLE, plt
         from .prisma_plot import prisma_figure
 
         fig = prisma_figure(to_prisma(counts), note=f"Counts derived from the decisions of the review folder "
                                                    f"{Path(args.review).name}/.")
-        buf = io.BytesIO()
+        buf = io.StringIO()
         with plt.rc_context(STYLE):
             fig.savefig(buf, format="svg", metadata={"Date": None})
         plt.close(fig)
-        write_bytes_atomic(Path(args.out), buf.getvalue())
-        print(f"wrote {args.out}")
+        _write(buf.getvalue(), args.out)  # like json and csv: standard output unless --out
     return 0
 
 

@@ -191,3 +191,11 @@ def test_catalog_flow_only_uses_what_entries_say(tmp_path):
     (cat / "papers" / "clip-2021.yaml").write_text((cat / "papers" / "clip-2021.yaml").read_text()
                                                     .replace("year: 2021", "year: 2020"))
     assert "records.jsonl" in stale(cat)
+
+
+def test_svg_to_standard_output(tmp_path, capsys):
+    """`lit prisma --review DIR --format svg` as the issue writes it: the figure on standard output."""
+    make_review(tmp_path / "rv")
+    assert main(["lit", "prisma", "--review", str(tmp_path / "rv"), "--format", "svg"]) == 0
+    out = capsys.readouterr().out
+    assert out.lstrip().startswith("<?xml") and "<svg" in out
