@@ -34,7 +34,6 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
-import yaml
 
 from fmreview.catalog import CatalogError, schema, yamlio
 from fmreview.catalog.store import default_root, read_valid

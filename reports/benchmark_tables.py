@@ -85,8 +85,13 @@ class BenchmarkTable:
         return protocol_title(self)
 
     def arms(self) -> tuple[pd.DataFrame, bool, str]:
-        """Dataset-level arms (study, treatment, yi, vi), whether vi is usable, and how labels were handled."""
-        return dataset_arms(self.cells)
+        """Dataset-level arms (study, treatment, yi, vi) of the datasets with two or more models (the ones that
+        compare something), whether vi is usable, and how labels were handled."""
+        arms, has_v, note = dataset_arms(self.cells)
+        if len(arms):
+            per = arms.groupby("study").treatment.nunique()
+            arms = arms[arms.study.isin(per.index[per >= 2])]
+        return arms, has_v, note
 
 
 def _cells(grp: pd.DataFrame) -> tuple[pd.DataFrame, int]:

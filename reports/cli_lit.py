@@ -3,23 +3,16 @@ records (import, records, dedup, search), screening (screen, decide, simulate), 
 
 from __future__ import annotations
 
-import importlib
-
 PARTS = ("cli_lit_records", "cli_lit_screen", "cli_lit_flow")
 
 
 def register(sub) -> None:
+    from .cli import register_all
+
     p = sub.add_parser("lit", help="import, deduplicate and screen search results; PRISMA counts from the decisions")
     lsub = p.add_subparsers(dest="lit_command", metavar="ACTION")
     lsub.required = True
-    for part in PARTS:
-        try:
-            module = importlib.import_module(f"fmreview.reports.{part}")
-        except ModuleNotFoundError as e:  # a part not built yet
-            if e.name == f"fmreview.reports.{part}":
-                continue
-            raise
-        module.register(lsub)
+    register_all(lsub, PARTS)
 
 
 def review_arg(p) -> None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .cli_lit import review_arg
+from .cli_meta import _write
 
 
 def register(lsub) -> None:
@@ -37,15 +38,6 @@ def register(lsub) -> None:
     p.set_defaults(handler=cmd_export)
 
 
-def _write(text: str, out: str | None) -> None:
-    from fmreview.catalog.yamlio import write_atomic
-
-    if out:
-        write_atomic(Path(out), text)
-    else:
-        sys.stdout.write(text)
-
-
 def to_prisma(counts):
     """lit's plain counts as the analysis package's :class:`Prisma` (the CSV layout and the figure). The CSV
     separates "name, n" pairs with ';', so a ';' inside a source name becomes ','."""
@@ -71,18 +63,14 @@ def cmd_prisma(args) -> int:
     elif args.format == "csv":
         _write(to_prisma(counts).to_csv(), args.out)
     else:
-        import io
-
-        from .plotting import STYLE, plt
+        from .plotting import figure_bytes, plt
         from .prisma_plot import prisma_figure
 
         fig = prisma_figure(to_prisma(counts), note=f"Counts derived from the decisions of the review folder "
                                                    f"{Path(args.review).name}/.")
-        buf = io.StringIO()
-        with plt.rc_context(STYLE):
-            fig.savefig(buf, format="svg", metadata={"Date": None})
+        svg = figure_bytes(fig).decode("utf-8")
         plt.close(fig)
-        _write(buf.getvalue(), args.out)  # like json and csv: standard output unless --out
+        _write(svg, args.out)  # like json and csv: standard output unless --out
     return 0
 
 

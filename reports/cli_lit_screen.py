@@ -137,9 +137,7 @@ def cmd_simulate(args) -> int:
 
 def plot_recall_curve(sim, path, title: str = ""):
     """Recall against the proportion screened, with random screening's diagonal and the 95 % line."""
-    from pathlib import Path
-
-    from .plotting import PALETTE, plt, save
+    from .plotting import PALETTE, plt, save_as
 
     m = sim.metrics
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -153,7 +151,4 @@ def plot_recall_curve(sim, path, title: str = ""):
     ax.set_ylim(0, 1.02)
     ax.set_title(f"{title} — {m.records} records, {m.relevant} relevant" if title else "")
     ax.legend(loc="lower right", frameon=False)
-    path = Path(path)
-    if path.suffix.lower() in (".svg", ".png"):
-        return save(fig, path, formats=(path.suffix.lower()[1:],))
-    return save(fig, path)
+    return save_as(fig, path)

@@ -208,12 +208,9 @@ def meta_json(df: pd.DataFrame, yi: str = "yi", vi: str = "vi", *, method="REML"
 
 def _plot(kind: str, fit, path: str, xlabel: str) -> None:
     from .meta_plots import forest, funnel
-    from .plotting import save
+    from .plotting import save_as
 
-    fig = forest(fit, xlabel=xlabel) if kind == "forest" else funnel(fit, xlabel=xlabel)
-    p = Path(path)
-    formats = (p.suffix[1:],) if p.suffix in (".svg", ".png", ".pdf") else ("svg", "png")
-    save(fig, p.with_suffix(""), formats=formats)
+    save_as(forest(fit, xlabel=xlabel) if kind == "forest" else funnel(fit, xlabel=xlabel), path)
 
 
 def _table(out: dict, fit) -> str:
@@ -391,12 +388,9 @@ def cmd_meta_mv(args, df, yi, vi) -> int:
         from fmreview.analysis.multilevel import profile
 
         from .meta_plots import profile_plot
-        from .plotting import save
+        from .plotting import save_as
 
-        n = len(fit.theta)
-        fig = profile_plot([profile(fit, j, steps=15) for j in range(n)])
-        p = Path(args.profile)
-        save(fig, p.with_suffix(""), formats=(p.suffix[1:],) if p.suffix in (".svg", ".png", ".pdf") else ("svg", "png"))
+        save_as(profile_plot([profile(fit, j, steps=15) for j in range(len(fit.theta))]), args.profile)
     if args.format == "json":
         print(json.dumps(out, indent=2, default=float))
     else:
@@ -447,12 +441,9 @@ def cmd_nma(args) -> int:
     for kind, path in (("netgraph", args.netgraph), ("forest", args.forest)):
         if path:
             from .nma_plots import nma_forest, netgraph
-            from .plotting import save
+            from .plotting import save_as
 
-            p = Path(path)
-            formats = (p.suffix[1:],) if p.suffix in (".svg", ".png", ".pdf") else ("svg", "png")
-            fig = netgraph(net.components[0]) if kind == "netgraph" else nma_forest(net.components[0])
-            save(fig, p.with_suffix(""), formats=formats)
+            save_as(netgraph(net.components[0]) if kind == "netgraph" else nma_forest(net.components[0]), path)
     if args.format == "json":
         out = net.to_dict()
         if note:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from .cli import UserError
 from .cli_meta import _read_csv, catalog_filters
@@ -65,12 +64,10 @@ def _frame(args):
 
 
 def _plot(result, path: str, title: str | None) -> None:
-    from .plotting import save
+    from .plotting import save_as
     from .rank_plots import cd_diagram
 
-    p = Path(path)
-    formats = (p.suffix[1:],) if p.suffix in (".svg", ".png", ".pdf") else ("svg", "png")
-    save(cd_diagram(result, title=title), p.with_suffix(""), formats=formats)
+    save_as(cd_diagram(result, title=title), path)
 
 
 def cmd_rank(args) -> int:

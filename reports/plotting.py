@@ -31,17 +31,30 @@ plt.rcParams.update(STYLE)
 PALETTE = ["#1b6ca8", "#e07b39", "#3a9b5c", "#c2413a", "#7d5ba6", "#8c6d31", "#d17fb6", "#6b6b6b", "#b5bd35", "#2cb5c0"]
 
 
+def figure_bytes(fig, fmt: str = "svg") -> bytes:
+    """The figure as SVG or PNG bytes, deterministically (no date in SVG, no software tag in PNG)."""
+    buf = io.BytesIO()
+    meta = {"Date": None} if fmt == "svg" else {"Software": None}
+    with plt.rc_context(STYLE):
+        fig.savefig(buf, format=fmt, metadata=meta)
+    return buf.getvalue()
+
+
 def save(fig, path: Path | str, formats=("svg", "png")) -> list[Path]:
     """Write fig as path.svg and path.png (deterministically, atomically); returns the paths written."""
     path = Path(path)
     out = []
     for fmt in formats:
-        buf = io.BytesIO()
-        meta = {"Date": None} if fmt == "svg" else {"Software": None}
-        with plt.rc_context(STYLE):
-            fig.savefig(buf, format=fmt, metadata=meta)
         target = path.with_suffix("." + fmt)
-        write_bytes_atomic(target, buf.getvalue())
+        write_bytes_atomic(target, figure_bytes(fig, fmt))
         out.append(target)
     plt.close(fig)
     return out
+
+
+def save_as(fig, path: Path | str) -> list[Path]:
+    """Write fig where the user asked: PATH.svg, .png or .pdf in that format; any other name as SVG and PNG
+    beside it (the suffix replaced)."""
+    path = Path(path)
+    fmt = path.suffix.lower()[1:]
+    return save(fig, path, formats=(fmt,) if fmt in ("svg", "png", "pdf") else ("svg", "png"))

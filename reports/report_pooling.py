@@ -11,7 +11,7 @@ from fmreview.analysis.errors import AnalysisError
 from fmreview.analysis.nma import nma
 from fmreview.catalog import vocab
 
-from .benchmark_tables import benchmark_tables, complete_blocks, dataset_arms, usable, variant_contrasts
+from .benchmark_tables import benchmark_tables, complete_blocks, usable, variant_contrasts
 from .nma_plots import nma_forest, netgraph
 from .rank_plots import cd_diagram
 
@@ -73,9 +73,7 @@ def pooled_section(rep, b, results: pd.DataFrame, models: pd.DataFrame, include_
     rows, analysable = [], set()
     prepared = {}
     for t in tables:
-        arms, has_v, note = dataset_arms(t.cells)
-        per = arms.groupby("study").treatment.nunique() if len(arms) else pd.Series(dtype=int)
-        arms = arms[arms.study.isin(per.index[per >= 2])]
+        arms, has_v, note = t.arms()
         n_ds, n_m = arms.study.nunique(), arms.treatment.nunique()
         if n_ds >= 2 and n_m >= 2:
             what = "NMA" + (" + rank tests" if n_m >= 3 else "")

@@ -17,7 +17,6 @@ write is deleted.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -148,7 +147,7 @@ def _figures(cat) -> list[dict]:
     """The report's trend figures for the home page, as deterministic SVG with alt text."""
     from fmreview.analysis.trends import counts_by_year
 
-    from .plotting import STYLE, plt
+    from .plotting import figure_bytes, plt
     from .report import _stacked
 
     m, p = cat.models, cat.papers
@@ -161,16 +160,14 @@ def _figures(cat) -> list[dict]:
             continue
         table = table[[c for c in vocab.words(vocabulary) if c in table.columns]]
         fig = _stacked(table, title, ylabel, vocabulary)
-        buf = io.BytesIO()
-        with plt.rc_context(STYLE):
-            fig.savefig(buf, format="svg", metadata={"Date": None})
+        svg = figure_bytes(fig)
         plt.close(fig)
         years = [int(y) for y in table.index]
         totals = table.sum(axis=0)
         parts = ", ".join(f"{vocab.label(vocabulary, c)} {int(totals[c])}" for c in table.columns if totals[c])
         alt = (f"Stacked bar chart: {title.lower()}, {years[0]}–{years[-1]}; {int(totals.sum())} in all ({parts}); "
                f"the most in one year: {int(table.sum(axis=1).max())} in {years[int(table.sum(axis=1).argmax())]}.")
-        out.append({"file": f"figures/{name}.svg", "title": title, "alt": alt, "svg": buf.getvalue()})
+        out.append({"file": f"figures/{name}.svg", "title": title, "alt": alt, "svg": svg})
     return out
 
 

@@ -7,7 +7,6 @@ so the templates that render them give the same bytes for the same catalog. Noth
 
 from __future__ import annotations
 
-import io
 
 import math
 from collections import defaultdict
@@ -433,19 +432,15 @@ def network_summaries(results: pd.DataFrame) -> dict[str, list[dict]]:
     from fmreview.analysis.errors import AnalysisError
     from fmreview.analysis.nma import nma
 
-    from .benchmark_tables import benchmark_tables, complete_blocks, dataset_arms, usable
+    from .benchmark_tables import benchmark_tables, complete_blocks, usable
 
     from .nma_plots import nma_forest
-    from .plotting import STYLE, plt
+    from .plotting import figure_bytes, plt
 
     res, _ = usable(results)
     by_dataset = defaultdict(list)
     for t in benchmark_tables(res):  # numbered as in the report (tables of two or more models)
-        arms, has_v, note = dataset_arms(t.cells)
-        if not len(arms):
-            continue
-        per = arms.groupby("study").treatment.nunique()
-        arms = arms[arms.study.isin(per.index[per >= 2])]
+        arms, has_v, note = t.arms()
         if arms.study.nunique() < 2 or arms.treatment.nunique() < 3:
             continue
         try:
@@ -457,13 +452,11 @@ def network_summaries(results: pd.DataFrame) -> dict[str, list[dict]]:
         ps = c.pscore
         models = sorted(c.treatments, key=lambda tr: (-ps[tr], tr))
         fig = nma_forest(c, xlabel=f"Difference in {vocab.label('metric', t.metric)}")
-        buf = io.BytesIO()
-        with plt.rc_context(STYLE):
-            fig.savefig(buf, format="svg", metadata={"Date": None})
+        svg = figure_bytes(fig)
         plt.close(fig)
         summary = {
             "number": t.number, "title": t.title,
-            "forest": {"file": f"figures/table{t.number}-forest.svg", "svg": buf.getvalue(),
+            "forest": {"file": f"figures/table{t.number}-forest.svg", "svg": svg,
                        "alt": (f"Forest plot: {len(c.effects)} models against {c.reference} in table {t.number} "
                                f"({t.title}), differences with 95% confidence intervals, best P-score on top.")}, "datasets": sorted(set(c.studies) if c.studies else set(arms.study)),
             "variances": "with sampling variances" if has_v else "additive model, no sampling variances",
