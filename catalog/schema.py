@@ -148,6 +148,81 @@ class Source(Strict):
     locator: Text = Field(description="Where in the source: 'Table 2', 'Fig. 3', 'README, section Results'.")
 
 
+# The fields of a paper's extraction (the review's data items), in canonical order.
+EXTRACTION_FIELDS = ("modalities", "tasks", "family", "band", "model_group", "adaptation", "datasets")
+
+
+def _extraction_field(v: str) -> str:
+    if v not in EXTRACTION_FIELDS:
+        raise ValueError(f"unknown extraction field {v!r}; expected one of: {', '.join(EXTRACTION_FIELDS)}")
+    return v
+
+
+ExtractionField = Annotated[str, AfterValidator(_extraction_field), Field(json_schema_extra={"enum": list(EXTRACTION_FIELDS)})]
+
+
+class Evidence(Strict):
+    """Where some fields of a paper's extraction come from: the paper itself (its arXiv abstract or HTML page,
+    locator 'Abstract', 'Sec. 3', 'Table 1') or a list that classifies it (a README section or row at a commit)."""
+
+    fields: list[ExtractionField] = Field(min_length=1, description="The extraction fields this source supports.")
+    url: Url = Field(description="The copy read: the paper's page, or a list's README at a commit (blob/<sha>/README.md).")
+    locator: Text = Field(description="Where in it: 'Abstract', 'Table 1', 'README, section \"CT Models\", line 56'.")
+    quote: Optional[Text] = Field(None, description="The source's own words the fields were read from (a section "
+                                  "heading, a title, a phrase of the abstract), so the mapping to vocabulary words "
+                                  "can be checked.")
+
+
+class Extraction(Strict):
+    """The paper as a unit of analysis: what it is about, each field with the source it was read from."""
+
+    modalities: list[Modality] = Field(default_factory=list)
+    tasks: list[Task] = Field(default_factory=list)
+    family: Optional[Family] = None
+    band: Optional[Band] = None
+    model_group: Optional[ModelGroup] = None
+    adaptation: list[Adaptation] = Field(default_factory=list, description="How the paper adapts a model: adapter, "
+                                         "lora, full-fine-tune, prompt-tuning, distillation, federated ...")
+    datasets: list[Text] = Field(default_factory=list, description="Catalog dataset ids where they exist, else names.")
+    evidence: list[Evidence] = Field(min_length=1)
+    inferred: list[ExtractionField] = Field(default_factory=list, description="Fields inferred rather than read "
+                                            "(a modality from a title that names 'CT'); say how in note.")
+    note: Optional[Text] = None
+
+    def set_fields(self) -> list[str]:
+        return [f for f in EXTRACTION_FIELDS if getattr(self, f) not in (None, [])]
+
+    @model_validator(mode="after")
+    def _evidence(self) -> "Extraction":
+        from pydantic import ValidationError
+        from pydantic_core import InitErrorDetails, PydanticCustomError
+
+        errors = []
+
+        def err(loc: tuple, msg: str, value: Any) -> None:
+            errors.append(InitErrorDetails(type=PydanticCustomError("extraction", msg), loc=loc, input=value))
+
+        have = self.set_fields()
+        if not have:
+            err((), "an extraction needs at least one field (" + ", ".join(EXTRACTION_FIELDS) + ")", {})
+        covered = {f for ev in self.evidence for f in ev.fields}
+        for f in have:
+            if f not in covered:
+                err((f,), f"{f} has no evidence: no evidence item names {f!r} in its fields (leave a field out when "
+                    "no source gives it)", getattr(self, f))
+        for i, ev in enumerate(self.evidence):
+            unset = [f for f in ev.fields if f not in have]
+            if unset:
+                err(("evidence", i, "fields"), f"evidence for {', '.join(unset)}, which the extraction does not set",
+                    ev.fields)
+        stray = [f for f in self.inferred if f not in have]
+        if stray:
+            err(("inferred",), f"inferred names {', '.join(stray)}, which the extraction does not set", self.inferred)
+        if errors:
+            raise ValidationError.from_exception_data("Extraction", errors)
+        return self
+
+
 class Paper(Strict):
     id: Id
     title: Text
@@ -158,6 +233,8 @@ class Paper(Strict):
     doi: Optional[Doi] = None
     url: Url = Field(description="The page that was read for this entry.")
     kind: PaperKind = "method"
+    extraction: Optional[Extraction] = Field(None, description="Per-paper data extraction: modalities, tasks, "
+                                             "family, band, model group, adaptation and datasets, each with evidence.")
     note: Optional[Text] = None
 
 
