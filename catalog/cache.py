@@ -1,4 +1,5 @@
-"""A parse cache for catalog YAML, so repeated commands skip PyYAML's pure-Python constructor.
+"""A parse cache for catalog YAML, so repeated commands skip PyYAML's pure-Python constructor. Files the fast
+reader takes (yamlio.fast_read: most of them) are not cached: reading them is as quick as a hit.
 
 Keyed by the BLAKE2 digest of each file's bytes (never by mtime), so an entry is used only for the exact
 bytes it was parsed from. Stored as JSON (safe to read, unlike pickle) in the user's cache directory;
@@ -56,9 +57,13 @@ class ParseCache:
         try:
             if path.stat().st_size > yamlio.MAX_BYTES:
                 return yamlio.read(path, root)
-            digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+            raw = path.read_bytes()
         except OSError:
             return yamlio.read(path, root)
+        fast = yamlio.fast_read(raw)
+        if fast is not None:  # as quick as a cache hit: not cached
+            return fast, []
+        digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
         hit = self.entries.get(name)
         if hit and hit[0] == digest:
             self.used[name] = hit

@@ -4,6 +4,7 @@ with line numbers for error messages, and a canonical written form so diffs stay
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,6 +17,11 @@ try:  # the C parser is ~10x faster; the constructor (and our duplicate check) s
     _Base = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Base = yaml.SafeLoader
+
+try:  # a Rust reader that builds Python objects directly, ~6x faster than libyaml + PyYAML's constructor
+    import yaml_rs as _yaml_rs
+except ImportError:  # pragma: no cover - a platform without its wheel: every file goes through StrictLoader
+    _yaml_rs = None
 
 MAX_BYTES = 5 * 1024 * 1024  # a catalog entry is a few KB; anything this size is a mistake
 
@@ -119,6 +125,10 @@ class _Fast:
 
 
 def rel(path: Path, root: Path | None) -> str:
+    if root:  # the common case without pathlib's parsing (a few µs a call, thousands of calls a load)
+        p, r = str(path), str(root).rstrip(os.sep)
+        if p.startswith(r + os.sep) and ".." not in p:
+            return p[len(r) + 1:]
     try:
         return str(path.relative_to(root)) if root else str(path)
     except ValueError:
@@ -140,6 +150,9 @@ def read(path: Path, root: Path | None = None) -> tuple[Any, list[Problem]]:
         return None, [Problem(name, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]
     except OSError as e:
         return None, [Problem(name, None, "", f"cannot read file: {e.strerror or e}")]
+    data = _fast_load(text)
+    if data is not _MISS:
+        return data, []
     try:
         data = yaml.load(text, Loader=StrictLoader)
     except yaml.MarkedYAMLError as e:
@@ -159,6 +172,50 @@ def read(path: Path, root: Path | None = None) -> tuple[Any, list[Problem]]:
         kind = "empty" if data is None else f"a {type(data).__name__}"
         return None, [Problem(name, 1, "", f"expected a mapping of fields at the top level, found {kind}")]
     return data, []
+
+
+# ---- the fast path. yaml_rs reads YAML 1.2, StrictLoader (PyYAML) YAML 1.1; they differ only on plain scalars of a
+# few shapes and on features the catalog never writes. A file goes to yaml_rs only when no line can start a plain
+# scalar (or a key) of such a shape and uses none of those features; anything else, and every error, goes to
+# StrictLoader, so data and messages are always StrictLoader's. tests/test_catalog_yaml_fast.py holds both readers
+# to the same output on the shipped catalog and on generated documents.
+_MISS = object()
+# Each scan looks in the text for: characters PyYAML refuses and tabs; directives, document markers, anchors,
+# aliases, tags, block scalars, complex keys, flow mappings and merge keys; a flow sequence with a comma not followed
+# by a space; then, as a whole plain scalar or key (after a line start, a space, '[' or ', '; up to the line's or
+# the flow item's end), what YAML 1.1 and 1.2 read differently: numbers (1e5, 1.5e3, -.5, 0o17, 0b1, 010, 1_000),
+# yes/no/on/off, '=', 1:20 and dates. Prose that happens to match costs only the slow path. Separate scans,
+# because each alone is a quick one for the regex engine.
+_NUMBER = (r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?[eE]|\.[0-9_]+[eE]|0[0-9_oObB]|\.[0-9]|[0-9.]*_[0-9._]*)"
+           r"[-+0-9a-fA-F_.oObBxX]*")
+_WORD = r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|=|[-+]?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?)"
+_TOKEN = rf"(?:{_NUMBER}|{_WORD}|[0-9]{{4}}-[0-9][^\n]*)[ ]*(?:[,\]:#]|$)"
+_RISKY_TEXT = tuple(re.compile(rx, re.M) for rx in (
+    r"[^\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]|\t",
+    r"^(?:%|---|\.\.\.)|^[ ]*(?:-[ ]+)*[!|>?&*]|:[ ]+[!|>&*]|{|<<",
+    r"\[[^\]\n]*,[^ \n]", r"(?:[ \[]|(?<![0-9]),)" + _TOKEN, r"^" + _TOKEN))
+
+
+def fast_read(raw: bytes):
+    """The document in ``raw`` through the fast path, or None when it must go through :func:`read` (for the data
+    or for a message)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    data = _fast_load(text)
+    return None if data is _MISS else data
+
+
+def _fast_load(text: str):
+    """The document as StrictLoader would give it, or _MISS when that cannot be shown cheaply."""
+    if _yaml_rs is None or any(rx.search(text) for rx in _RISKY_TEXT):
+        return _MISS
+    try:
+        data = _yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=_yaml_rs.DuplicateKeyPolicy.Error)
+    except Exception:  # a syntax error, a duplicate key, ...: StrictLoader says what and where
+        return _MISS
+    return data if isinstance(data, dict) else _MISS
 
 
 def line_of(path: Path, loc: Iterable[Any]) -> int | None:

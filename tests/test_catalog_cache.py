@@ -2,7 +2,10 @@ from fmreview.catalog import load, validate
 from fmreview.catalog.cache import ParseCache
 
 
-def test_cache_serves_unchanged_files_and_rereads_changed_ones(mini_catalog):
+def test_cache_serves_unchanged_files_and_rereads_changed_ones(mini_catalog, monkeypatch):
+    from fmreview.catalog import yamlio
+
+    monkeypatch.setattr(yamlio, "_yaml_rs", None)  # every file through PyYAML, so every file is cached
     assert load(mini_catalog).papers.set_index("id").loc["sam-2023", "year"] == 2023
     cache = ParseCache(mini_catalog)
     assert cache.path.exists() and "papers/sam-2023.yaml" in cache.entries
@@ -34,3 +37,12 @@ def test_documents_json_cannot_hold_are_parsed_every_time(mini_catalog):
     for _ in range(2):
         assert any(x.file == "papers/dated.yaml" and x.field == "year" for x in validate(mini_catalog))
     assert "papers/dated.yaml" not in ParseCache(mini_catalog).entries
+
+
+def test_files_the_fast_reader_takes_are_not_cached(mini_catalog):
+    from fmreview.catalog import yamlio
+
+    if yamlio._yaml_rs is None:
+        return
+    load(mini_catalog)
+    assert "papers/sam-2023.yaml" not in ParseCache(mini_catalog).entries
