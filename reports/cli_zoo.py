@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .cli import UserError
+from .cli import UserError, register_all
 from .tables import render
 
 
@@ -60,6 +60,8 @@ def register(sub) -> None:
     p.add_argument("--records", metavar="DIR")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(handler=cmd_status)
+    register_all(zs, ("cli_zoo_lock",))  # zoo actions kept in modules of their own
+    __import__("fmreview.reports.cli_zoo_sweep", fromlist=["register"]).register(zs)  # zoo sweep
 
 
 def _cat(args):

@@ -1,7 +1,8 @@
 """Download checkpoints with huggingface_hub: pinned revision, the standard HF cache, offline mode
-(HF_HUB_OFFLINE), tokens for gated repos, retries, and sha256 verification of every file whose hash the
-catalog pins (a mismatch removes the file from the cache and fails). ``local-dir:PATH`` uses files the user
-already has."""
+(HF_HUB_OFFLINE), tokens for gated repos, retries, and verification of every file whose sha256 (and size) the
+catalog pins: a mismatch removes the file from the cache and fails. ``local-dir:PATH`` uses files the user
+already has. ``fmreview zoo lock`` (:mod:`.lock`) writes the pins: the commit as ``revision`` and each file's
+sha256 and size, so that every later fetch asks the hub for that commit and accepts only those bytes."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
           retries: int = 3, local: str | None = None) -> Fetched:
     """Bring a catalog checkpoint's files into the HF cache (or take them from ``local-dir:PATH``)."""
     pinned = {f.path: f.sha256 for f in checkpoint.files if f.sha256}
+    sizes = {f.path: f.size for f in checkpoint.files if f.size is not None}
     names = files or [f.path for f in checkpoint.files]
     if local:
         if not local.startswith("local-dir:"):
@@ -64,7 +66,7 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
             p = root / name
             if not p.exists():
                 raise DownloadError(f"{p}: the checkpoint file {name!r} is missing")
-            sums[name] = _check(p, name, pinned.get(name), discard=False)
+            sums[name] = _check(p, name, pinned.get(name), discard=False, size=sizes.get(name))
         return Fetched(root, None, sums, pinned=all(pinned.get(n) for n in names))
     if checkpoint.hub != "huggingface" or not checkpoint.repo_id:
         raise DownloadError(f"weights hosted on {checkpoint.hub} cannot be downloaded by the zoo; download them "
@@ -74,7 +76,7 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
 
     repo, rev = checkpoint.repo_id, checkpoint.revision
     endpoint = os.environ.get("HF_ENDPOINT") or None
-    token = token or os.environ.get("HF_TOKEN") or None
+    token = hub_token(token)
     if not names:  # the catalog pins no files: list the repository and take one copy of the weights + configs
         names = _discover(repo, rev, checkpoint.format, token=token, endpoint=endpoint, retries=retries,
                           cache_dir=cache_dir)
@@ -90,11 +92,26 @@ def fetch(checkpoint, *, files: list[str] | None = None, token: str | None = Non
                 raise DownloadError(f"{repo}@{rev or 'main'}: no file {name!r}") from None
 
         path = _with_retries(download, repo, rev, retries,
-                             lambda e: f"{repo}/{name}: download failed after {retries} attempts ({e})")
-        sums[name] = _check(Path(path), name, pinned.get(name), discard=True)
-        folder = Path(path).parent if "/" not in name else Path(path).parents[name.count("/")]
-        commit = Path(path).parent.name if "snapshots" in str(path) else commit
+                             lambda e: f"{repo}/{name}: download failed after {retries} attempts ({e})",
+                             has_token=bool(token))
+        sums[name] = _check(Path(path), name, pinned.get(name), discard=True, size=sizes.get(name))
+        folder = Path(path).parents[name.count("/")]  # the snapshot folder, named by its commit
+        commit = folder.name if folder.parent.name == "snapshots" else commit
     return Fetched(folder, commit, sums, pinned=bool(names) and all(pinned.get(n) for n in names))
+
+
+def hub_token(token: str | None = None) -> str | None:
+    """The token to send: the one given, else HF_TOKEN, else the one ``huggingface-cli login`` stored."""
+    if token:
+        return token
+    if os.environ.get("HF_TOKEN"):
+        return os.environ["HF_TOKEN"]
+    try:
+        from huggingface_hub import get_token
+
+        return get_token() or None
+    except Exception:  # an unreadable token file is no token
+        return None
 
 
 # what the zoo needs from a repository when the catalog pins no files: configs, tokenizer and processor files at
@@ -134,15 +151,29 @@ def _discover(repo: str, rev: str | None, fmt: str | None, *, token, endpoint, r
     paths = _with_retries(lambda: HfApi(endpoint=endpoint, token=token).list_repo_files(repo, revision=rev),
                           repo, rev, retries,
                           lambda e: f"{repo}: the catalog lists no files and the repository cannot be listed ({e}); "
-                                    "pin the files in the catalog entry or pass --checkpoint local-dir:PATH")
+                                    "pin the files in the catalog entry or pass --checkpoint local-dir:PATH",
+                          has_token=bool(token))
     return choose_files(list(paths), fmt)
 
 
-def _with_retries(call, repo: str, rev: str | None, retries: int, failed):
+LOGIN_HINT = "log in (huggingface-cli login) or set HF_TOKEN"
+
+
+def gated_message(repo: str, has_token: bool, hint: str = LOGIN_HINT) -> str:
+    """What to do about a gated repository: with no token, get one; with one, the account lacks access."""
+    page = f"https://huggingface.co/{repo}"
+    if has_token:
+        return (f"{repo} is gated and the token given has no access to it: request access at {page} (the owners "
+                "may have to approve it), then run again with a token of the account that was granted access")
+    return f"{repo} is gated: request access at {page} and {hint}"
+
+
+def _with_retries(call, repo: str, rev: str | None, retries: int, failed, *, has_token: bool = False,
+                  hint: str = LOGIN_HINT):
     """``call()``, with the hub's final answers about the repository (gated, unknown, no such revision) and any
     DownloadError the call raises itself passed on at once, and anything else (transport errors: HfHubHTTPError,
     httpx protocol errors, OSError) retried with exponential back-off; after the last attempt,
-    DownloadError(failed(error))."""
+    DownloadError(failed(error)). ``has_token``/``hint`` shape the message for a gated repository."""
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
     for attempt in range(1, retries + 1):
@@ -151,8 +182,7 @@ def _with_retries(call, repo: str, rev: str | None, retries: int, failed):
         except DownloadError:
             raise
         except GatedRepoError:
-            raise DownloadError(f"{repo} is gated: request access at https://huggingface.co/{repo} and log in "
-                                "(huggingface-cli login) or set HF_TOKEN") from None
+            raise DownloadError(gated_message(repo, has_token, hint)) from None
         except RepositoryNotFoundError:
             raise DownloadError(f"{repo}: no such repository on the hub (or it is private: set HF_TOKEN)") from None
         except RevisionNotFoundError:
@@ -164,7 +194,14 @@ def _with_retries(call, repo: str, rev: str | None, retries: int, failed):
     raise DownloadError(f"{repo}: retries must be at least 1")
 
 
-def _check(path: Path, name: str, expected: str | None, *, discard: bool) -> str:
+def _check(path: Path, name: str, expected: str | None, *, discard: bool, size: int | None = None) -> str:
+    """The file's sha256, after refusing a file whose size or sha256 differs from the catalog's pins."""
+    if size is not None and path.stat().st_size != size:
+        got_size = path.stat().st_size
+        if discard:
+            _discard(str(path))
+        raise DownloadError(f"{name}: {got_size} bytes where the catalog pins {size}"
+                            + ("; the file was removed from the cache" if discard else ""))
     got = sha256_file(path)
     if expected and got != expected:
         if discard:
