@@ -61,7 +61,6 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(handler=cmd_status)
     register_all(zs, ("cli_zoo_lock",))  # zoo actions kept in modules of their own
-    __import__("fmreview.reports.cli_zoo_sweep", fromlist=["register"]).register(zs)  # zoo sweep
 
 
 def _cat(args):
