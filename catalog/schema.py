@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model,
+                      model_validator)
 
 from . import vocab
 
@@ -166,6 +167,9 @@ class Evidence(Strict):
     locator 'Abstract', 'Sec. 3', 'Table 1') or a list that classifies it (a README section or row at a commit)."""
 
     fields: list[ExtractionField] = Field(min_length=1, description="The extraction fields this source supports.")
+    kind: Optional[_word("evidence_kind")] = Field(None, description="paper (the paper itself: its page, README or "
+                                                  "model card) | list (a list that classifies it); unset: told by the "
+                                                  "URL (a SAM4MIS or awesome-list README is a list)")
     url: Url = Field(description="The copy read: the paper's page, or a list's README at a commit (blob/<sha>/README.md).")
     locator: Text = Field(description="Where in it: 'Abstract', 'Table 1', 'README, section \"CT Models\", line 56'.")
     quote: Optional[Text] = Field(None, description="The source's own words the fields were read from (a section "
@@ -263,6 +267,27 @@ class Preprocessing(Strict):
     window: Optional[list[Number]] = Field(None, description="Intensity window [low, high], e.g. CT HU.")
 
 
+LICENCE_PLACES = ("licence-file", "model-card", "readme-text", "badge", "list")
+
+
+class LicenceClaim(Strict):
+    """What one place says the licence is, recorded where two places disagree (``licence_conflict``)."""
+
+    licence: Text = Field(description="The licence as that place states it (SPDX id where the text is a standard licence).")
+    place: Literal[LICENCE_PLACES] = Field(  # type: ignore[valid-type]
+        description="licence-file (a LICENSE file at a commit) | model-card (the hub card) | readme-text (a README's "
+        "own words) | badge (a README badge) | list (an awesome list's column). Only a licence-file or a model-card "
+        "claim can be the entry's licence: a badge or a list is recorded to show the disagreement, never used.")
+    source: Source
+
+
+def _licence_conflict_field():
+    return Field(default_factory=list, description="Where two places disagree on the licence: every claim with "
+                 "its place and source (e.g. LICENSE file Apache-2.0 vs README badge GPL; repository LICENSE MIT vs "
+                 "model card CC-BY-NC-ND-4.0). The entry's licence, if set, is one of the licence-file or model-card "
+                 "claims.")
+
+
 class Checkpoint(Strict):
     name: Optional[Text] = Field(None, description="Variant, e.g. 'vit-b'.")
     hub: Hub
@@ -271,7 +296,11 @@ class Checkpoint(Strict):
     url: Optional[Url] = None
     format: Optional[Format] = None
     gated: Optional[bool] = Field(None, description="Access must be requested on the hub; unset = not stated in the source.")
-    licence: Optional[Text] = None
+    licence: Optional[Text] = Field(None, description="The checkpoint's own licence (weights can differ from the "
+                                    "code); needs licence_source.")
+    licence_source: Optional[Source] = Field(None, description="Where the checkpoint's licence was read: its model "
+                                             "card or LICENSE file at a commit (badges do not count).")
+    licence_conflict: list[LicenceClaim] = _licence_conflict_field()
     files: list[CheckpointFile] = Field(default_factory=list)
     preprocessing: Optional[Preprocessing] = None
     source: Optional[Source] = None
@@ -307,6 +336,7 @@ class Model(Strict):
     licence: Optional[Text] = None
     licence_source: Optional[Source] = Field(None, description="Where the licence was read: the LICENSE file at a "
                                              "commit or the model card (badges do not count).")
+    licence_conflict: list[LicenceClaim] = _licence_conflict_field()
     open_weights: Optional[bool] = None
     checkpoints: list[Checkpoint] = Field(default_factory=list)
     sources: list[Source] = Field(min_length=1)
@@ -380,6 +410,109 @@ class ClassPrompts(Strict):
         return self
 
 
+Resize = Literal["shortest-edge", "longest-edge", "square"]
+Crop = Literal["center", "none"]
+HeadKind = Literal["linear", "logistic-regression", "knn", "zero-shot", "box-prompt"]
+Optimiser = Literal["sgd", "adam", "adamw", "lbfgs"]
+KnnWeighting = Literal["uniform", "similarity", "exp-similarity"]
+MaskSelection = Literal["single", "multimask-highest-iou"]
+Averaging = Literal["macro", "weighted", "micro", "balanced", "binary"]
+
+
+class Head(Strict):
+    """What sits on the encoder and how it is fitted, as the source states it.
+
+    ``linear``: a linear layer trained with ``optimiser`` for ``epochs`` (or ``max_steps``) at ``learning_rate``,
+    ``batch_size``, ``weight_decay``; ``logistic-regression``: an L2-regularised multinomial logistic regression
+    fitted to convergence (``l2``, ``max_iter``); ``knn``: ``k`` neighbours, votes weighted by ``weighting``
+    (``temperature`` for exp-similarity), ``distance``; ``zero-shot``: class prompts from ``templates`` ('{}' is the
+    class name), scored as a softmax over classes or over a positive/negative pair (``negative_templates``);
+    ``box-prompt``: the ground-truth box as prompt, one mask kept by ``mask_selection``."""
+
+    kind: HeadKind
+    optimiser: Optional[Optimiser] = None
+    schedule: Optional[Text] = Field(None, description="Learning-rate schedule in the source's words: 'cosine'.")
+    epochs: Optional[Annotated[Integer, Field(gt=0)]] = None
+    max_steps: Optional[Annotated[Integer, Field(gt=0)]] = None
+    learning_rate: Optional[Annotated[Number, Field(gt=0)]] = None
+    batch_size: Optional[Annotated[Integer, Field(gt=0)]] = None
+    weight_decay: Optional[Annotated[Number, Field(ge=0)]] = None
+    momentum: Optional[Annotated[Number, Field(ge=0)]] = None
+    early_stopping: Optional[Text] = Field(None, description="In the source's words: 'patience 5% of max epochs'.")
+    l2: Optional[Annotated[Number, Field(ge=0)]] = Field(None, description="L2 penalty of a logistic regression.")
+    max_iter: Optional[Annotated[Integer, Field(gt=0)]] = None
+    k: Optional[Annotated[Integer, Field(gt=0)]] = None
+    temperature: Optional[Annotated[Number, Field(gt=0)]] = None
+    weighting: Optional[KnnWeighting] = None
+    distance: Optional[Literal["cosine", "euclidean"]] = None
+    templates: Optional[list[Text]] = Field(None, min_length=1)
+    negative_templates: Optional[list[Text]] = Field(
+        None, min_length=1, description="Zero-shot with a positive/negative prompt pair per class: softmax over the "
+        "pair gives the class probability (CheXzero).")
+    mask_selection: Optional[MaskSelection] = None
+    note: Optional[Text] = None
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> "Head":
+        for name in ("templates", "negative_templates"):
+            bad = [t for t in (getattr(self, name) or []) if "{}" not in t]
+            if bad:
+                raise ValueError(f"{name} {bad[0]!r} has no '{{}}' for the class name")
+        allowed = {
+            "linear": {"optimiser", "schedule", "epochs", "max_steps", "learning_rate", "batch_size", "weight_decay",
+                       "momentum", "early_stopping"},
+            "logistic-regression": {"optimiser", "l2", "max_iter"},
+            "knn": {"k", "temperature", "weighting", "distance"},
+            "zero-shot": {"templates", "negative_templates"},
+            "box-prompt": {"mask_selection"},
+        }[self.kind]
+        stray = sorted(n for n in self.model_fields_set - {"kind", "note"} if n not in allowed)
+        if stray:
+            raise ValueError(f"kind {self.kind!r} does not take {', '.join(stray)} (it takes: "
+                             f"{', '.join(sorted(allowed))})")
+        return self
+
+
+# The fields a protocol states, shared by a named protocol (protocols/ID.yaml) and a result's inline block.
+_PROTOCOL_FIELDS: dict[str, Any] = {
+    "input_size": (Optional[Annotated[Integer, Field(gt=0)]], Field(None, description="Side of the model input, pixels.")),
+    "resize": (Optional[Resize], Field(None, description="shortest-edge (then crop), longest-edge (then pad) or square.")),
+    "crop": (Optional[Crop], None),
+    "mean": (Optional[list[Number]], Field(None, min_length=3, max_length=3)),
+    "std": (Optional[list[Number]], Field(None, min_length=3, max_length=3)),
+    "head": (Optional[Head], None),
+    "seeds": (Optional[list[Integer]], Field(None, min_length=1, description="The seeds, where the source lists them.")),
+    "runs": (Optional[Annotated[Integer, Field(gt=0)]], Field(None, description="Runs averaged (seeds not listed).")),
+    "train_split": (Optional[Text], None),
+    "test_split": (Optional[Text], None),
+    "averaging": (Optional[Averaging], Field(None, description="How a per-class metric is averaged over classes.")),
+    "inferred": (list[Text], Field(default_factory=list, description="Fields the curator inferred rather than read "
+                                   "in the source ('head.epochs', 'resize'); say why in note.")),
+    "note": (Optional[Text], None),
+}
+
+ProtocolSpec = create_model(
+    "ProtocolSpec", __base__=Strict, __module__=__name__,
+    __doc__="How a number was measured: what a re-run must do to be comparable. Fields the source does not state "
+            "are left out (a re-run then uses the zoo's default and the record says so).",
+    **_PROTOCOL_FIELDS)
+
+Protocol = create_model(
+    "Protocol", __base__=Strict, __module__=__name__,
+    __doc__="A named protocol (protocols/ID.yaml) that results refer to with `protocol: ID`.",
+    id=(Id, ...), name=(Text, ...), sources=(list[Source], Field(min_length=1)), **_PROTOCOL_FIELDS)
+
+
+def _protocol_kind(v: Any) -> str:
+    return "tag:block" if isinstance(v, dict) else "tag:id"
+
+
+# `protocol: ID` names a protocol in protocols/; `protocol: {…}` states one inline. The tag picks which, so an
+# error speaks about the one the curator wrote (the store drops "tag:" from error locations).
+ProtocolRef = Annotated[Union[Annotated[Id, Tag("tag:id")], Annotated[ProtocolSpec, Tag("tag:block")]],
+                        Discriminator(_protocol_kind)]
+
+
 def _aggregate_word(v: Any) -> Any:
     # `aggregate: mean` is short for `aggregate: {kind: mean}`
     return {"kind": v} if isinstance(v, str) else v
@@ -430,6 +563,9 @@ class Result(Strict):
     url: Optional[Url] = Field(None, description="Overrides the file's source URL for this result.")
     tolerance: Optional[Annotated[Number, Field(gt=0)]] = Field(None, description="Reproduction tolerance, in the value's unit.")
     class_prompts: Optional[ClassPrompts] = Field(None, description="For zero-shot classification: classes and templates.")
+    protocol: Optional[ProtocolRef] = Field(
+        None, description="How the number was measured: a named protocol's id (protocols/ID.yaml) or an inline block. "
+        "Without one a zoo re-run is indicative only.")
     doubt: Optional[Text] = Field(
         None, description="Why this value may be wrong (recorded as printed): 'AUC far below 0.5, probably "
         "inverted'. Analyses leave doubtful values out unless asked.")
@@ -489,6 +625,7 @@ ENTITIES: dict[str, type[Strict]] = {
     "models": Model,
     "datasets": Dataset,
     "results": ResultFile,
+    "protocols": Protocol,
 }
 
 
@@ -502,5 +639,5 @@ def json_schema() -> dict:
     agg = top["$defs"]["Result"]["properties"]["aggregate"]
     agg["anyOf"] = [{"type": "string", "enum": vocab.words("aggregate")}] + agg["anyOf"]
     top["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    top["description"] = "Files: papers/ID.yaml (Paper), models/ID.yaml (Model), datasets/ID.yaml (Dataset), results/*.yaml (ResultFile)."
+    top["description"] = "Files: papers/ID.yaml (Paper), models/ID.yaml (Model), datasets/ID.yaml (Dataset), results/*.yaml (ResultFile), protocols/ID.yaml (Protocol)."
     return top

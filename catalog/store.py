@@ -21,7 +21,7 @@ from .cache import ParseCache
 from .errors import CatalogError, Problem
 
 ENV_VAR = "FMREVIEW_CATALOG"
-KINDS = ("papers", "models", "datasets", "results")
+KINDS = ("papers", "models", "datasets", "results", "protocols")
 
 
 def default_root() -> Path:
@@ -48,6 +48,7 @@ class RawCatalog:
     papers: dict[str, Entry] = field(default_factory=dict)
     models: dict[str, Entry] = field(default_factory=dict)
     datasets: dict[str, Entry] = field(default_factory=dict)
+    protocols: dict[str, Entry] = field(default_factory=dict)  # protocols/ID.yaml: how results were measured
     result_files: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # likely mistakes that can be true (catalog.checks)
@@ -91,7 +92,8 @@ def _loc_text(loc: tuple) -> str:
 
 def _clean_loc(loc: tuple) -> tuple:
     # pydantic inserts validator names ('function-after[...]') into loc for Annotated types
-    return tuple(x for x in loc if not (isinstance(x, str) and ("[" in x or x.startswith("function-"))))
+    # and the tags of tagged unions ('tag:block' in a result's inline protocol)
+    return tuple(x for x in loc if not (isinstance(x, str) and ("[" in x or x.startswith(("function-", "tag:")))))
 
 
 def _message(err: dict) -> str:
@@ -199,7 +201,7 @@ def _read_catalog(root: Path | str | None) -> RawCatalog:
         seen_ids[id_] = where
         return True
 
-    for kind in ("papers", "models", "datasets"):
+    for kind in ("papers", "models", "datasets", "protocols"):
         cls = schema.ENTITIES[kind]
         store: dict[str, Entry] = getattr(cat, kind)
         for path in _files(root, kind, problems):
@@ -294,6 +296,8 @@ def _check_references(cat: RawCatalog) -> None:
         for i, r in zip(e.positions or range(len(rf.results)), rf.results):
             dangling(e, ["results", i, "model"], "models", r.model, cat.models)
             dangling(e, ["results", i, "dataset"], "datasets", r.dataset, cat.datasets)
+            if isinstance(r.protocol, str):
+                dangling(e, ["results", i, "protocol"], "protocols", r.protocol, cat.protocols)
 
 
 def validate(root: Path | str | None = None) -> list[Problem]:

@@ -97,6 +97,8 @@ def catalog(root: Path, files: dict[str, bytes], repo_id: str = "demo/tinyvit") 
               value: 100
               unit: percent
               setting: linear-probe
+              protocol:
+                head: {kind: logistic-regression}
               locator: demo
             - id: tinyvit-probe-wrong
               model: tinyvit
@@ -106,6 +108,8 @@ def catalog(root: Path, files: dict[str, bytes], repo_id: str = "demo/tinyvit") 
               value: 0.6
               unit: fraction
               setting: linear-probe
+              protocol:
+                head: {kind: logistic-regression}
               condition: a deliberately wrong value, to show a check that fails
               locator: demo
         """,

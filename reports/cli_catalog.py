@@ -165,12 +165,13 @@ def _ok_line(raw, root: Path, n_warnings: int) -> str:
     from fmreview.catalog.store import KINDS
 
     files = {"papers": len(raw.papers), "models": len(raw.models), "datasets": len(raw.datasets),
-             "results": len(raw.result_files)}
+             "results": len(raw.result_files), "protocols": len(raw.protocols)}
     assert set(files) == set(KINDS), "a new kind of catalog file needs its count here"
     n_results = sum(len(e.record.results) for e in raw.result_files)
     warned = f" ({n_warnings} warning{'s' if n_warnings != 1 else ''})" if n_warnings else ""
     return (f"catalog OK{warned}: {sum(files.values())} files: {files['papers']} papers, {files['models']} models, "
-            f"{files['datasets']} datasets, {files['results']} results files with {n_results} results ({root})")
+            f"{files['datasets']} datasets, {files['results']} results files with {n_results} results"
+            + (f", {files['protocols']} protocols" if files["protocols"] else "") + f" ({root})")
 
 
 def cmd_stats(args) -> int:

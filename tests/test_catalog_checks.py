@@ -322,7 +322,7 @@ def test_validate_counts_every_kind_of_file(mini_catalog, capsys):
     assert main(["catalog", "validate", "--catalog", str(mini_catalog)]) == 0
     out = capsys.readouterr().out
     assert "catalog OK: 9 files: 3 papers, 3 models, 2 datasets, 1 results files with 3 results" in out
-    assert set(KINDS) == {"papers", "models", "datasets", "results"}  # a new kind must join the OK line
+    assert set(KINDS) == {"papers", "models", "datasets", "results", "protocols"}  # a new kind must join the OK line
 
 
 def test_show_lists_a_models_results_with_their_flags(mini_catalog, capsys):

@@ -187,12 +187,32 @@ def test_oom_halves_the_batch():
 # ------------------------------------------------------------------------------------------ end to end
 
 
-def zoo_catalog(root: Path, tiny_vit) -> Path:
-    """The mini catalog plus the README demo's entries (tinyvit on the loopback hub, two results)."""
+DEMO_PROTOCOL = """\
+id: demo-logistic
+name: Demo logistic-regression probe
+sources:
+- url: https://example.org/demo
+  locator: demo
+head:
+  kind: logistic-regression
+"""
+
+
+def zoo_catalog(root: Path, tiny_vit, named: bool = True) -> Path:
+    """The mini catalog plus the README demo's entries (tinyvit on the loopback hub, two results, each with an
+    inline protocol). With ``named`` the first result names a protocol (protocols/demo-logistic.yaml) instead."""
     from conftest import write_catalog
 
     write_catalog(root)
-    return tiny_zoo.catalog(root, tiny_vit, repo_id="test/tinyvit")
+    cat = tiny_zoo.catalog(root, tiny_vit, repo_id="test/tinyvit")
+    if named:
+        (cat / "protocols").mkdir(exist_ok=True)
+        (cat / "protocols" / "demo-logistic.yaml").write_text(DEMO_PROTOCOL)
+        res = cat / "results" / "demo-2024.yaml"
+        inline = "  protocol:\n    head: {kind: logistic-regression}\n"
+        assert inline in res.read_text()
+        res.write_text(res.read_text().replace(inline, "  protocol: demo-logistic\n", 1))
+    return cat
 
 
 def test_verify_end_to_end(hub, tiny_vit, tmp_path, capsys):

@@ -86,6 +86,8 @@ def catalog(root, reported_ok: float):
           unit: fraction
           setting: zero-shot
           prompt: box
+          protocol:
+            head: {{kind: box-prompt, mask_selection: single}}
           locator: Table 1
         - id: tinysam-wrong
           model: tinysam
@@ -96,6 +98,8 @@ def catalog(root, reported_ok: float):
           unit: fraction
           setting: zero-shot
           prompt: box
+          protocol:
+            head: {{kind: box-prompt, mask_selection: single}}
           condition: a deliberately wrong value
           locator: Table 1
     """

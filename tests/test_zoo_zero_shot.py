@@ -54,6 +54,8 @@ def catalog(root, value, with_prompts=True):
           value: VALUE
           unit: fraction
           setting: zero-shot
+          protocol:
+            head: {kind: zero-shot}
           locator: Table 1
     """).replace("VALUE", str(value)) + prompts
     return write_catalog(root, extra={"results/tinyclip.yaml": results})

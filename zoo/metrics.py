@@ -1,7 +1,7 @@
 """Evaluation metrics (numpy only) and a seeded percentile bootstrap.
 
 AUC is the Mann–Whitney statistic with mid-ranks for ties (= scikit-learn's roc_auc_score); macro AUC averages
-one-vs-rest AUCs. Balanced accuracy is the mean per-class recall. Dice = 2|A∩B|/(|A|+|B|) (1 when both empty).
+one-vs-rest AUCs, weighted AUC weights them by class prevalence. Balanced accuracy is the mean per-class recall. Dice = 2|A∩B|/(|A|+|B|) (1 when both empty).
 NSD (normalised surface Dice, Nikolov et al. 2021) counts boundary pixels within ``tolerance`` pixels of the other
 boundary.
 """
@@ -28,6 +28,19 @@ def macro_auc(y_true, scores) -> float:
     if scores.ndim == 1:
         return auc(y, scores)
     return float(np.mean([auc(y == c, scores[:, c]) for c in range(scores.shape[1]) if 0 < (y == c).sum() < len(y)]))
+
+
+def weighted_auc(y_true, scores) -> float:
+    """One-vs-rest AUCs averaged with weights = class prevalence (scikit-learn's average='weighted')."""
+    y = np.asarray(y_true)
+    scores = np.asarray(scores)
+    if scores.ndim == 1:
+        return auc(y, scores)
+    cols = [c for c in range(scores.shape[1]) if 0 < (y == c).sum() < len(y)]
+    if not cols:
+        raise ValueError("AUC needs positive and negative cases")
+    w = np.array([(y == c).sum() for c in cols], dtype=float)
+    return float(np.average([auc(y == c, scores[:, c]) for c in cols], weights=w))
 
 
 def accuracy(y_true, y_pred) -> float:
