@@ -107,6 +107,8 @@ def cmd_verify(args) -> int:
     print(f"{rec['result']}: reported {rec['reported']:.4f}, reproduced {rec['reproduced']:.4f} "
           f"[{rec['ci_low']:.4f}, {rec['ci_high']:.4f}], delta {rec['delta']:+.4f} (tolerance {rec['tolerance']:.4f}) "
           f"-> {rec['verdict'].upper()}")
+    if rec.get("verdict_note"):
+        print(f"note: {rec['verdict_note']}")
     print(f"record: {rec['file']}")
     if args.strict and rec["verdict"] != "reproduced":
         print(f"fmreview zoo: the verdict is {rec['verdict']!r}; --strict exits {STRICT_EXIT} unless it is "

@@ -9,7 +9,16 @@ from pathlib import Path
 import pandas as pd
 
 COLUMNS = ["result", "model", "dataset", "metric", "reported", "reproduced", "ci_low", "ci_high", "delta",
-           "tolerance", "verdict", "n", "device", "checkpoint_revision", "file"]
+           "tolerance", "verdict", "n", "device", "checkpoint_revision", "protocol", "file"]
+
+
+def protocol_label(record: dict) -> str | None:
+    """A record's protocol in one word: the named protocol's id, 'inline', or None (unknown: verdict indicative).
+    The record itself keeps the whole resolved protocol under ``protocol``."""
+    p = record.get("protocol")
+    if not isinstance(p, dict) or p.get("origin") in (None, "unknown"):
+        return None
+    return p.get("id") or p.get("origin")
 
 
 def records_dir(directory=None) -> Path:
@@ -41,5 +50,5 @@ def load_records(directory=None) -> pd.DataFrame:
             r = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        rows.append({c: r.get(c) for c in COLUMNS[:-1]} | {"file": p.name})
+        rows.append({c: r.get(c) for c in COLUMNS[:-1]} | {"protocol": protocol_label(r), "file": p.name})
     return pd.DataFrame(rows, columns=COLUMNS)
