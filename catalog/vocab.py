@@ -191,6 +191,13 @@ FORMATS = _terms(
 
 REPORTED_BY = _terms(("self", "Model authors"), ("third-party", "Third party"))
 
+# Where a field of a paper's extraction was read: the paper itself (its page, its README or model card) or a
+# list that classifies papers (an awesome-list README's section or row).
+EVIDENCE_KINDS = _terms(
+    ("paper", "The paper itself (its page, README or model card)", "own"),
+    ("list", "A list that classifies it (README section or row)", "awesome list"),
+)
+
 UNITS = _terms(("fraction", "Fraction (0-1)"), ("percent", "Percent (0-100)"), ("mm", "Millimetres"), ("none", "Unitless"))
 
 AGGREGATES = _terms(
@@ -275,6 +282,7 @@ VOCABULARIES: dict[str, dict[str, Term]] = {
     "hub": HUBS,
     "format": FORMATS,
     "reported_by": REPORTED_BY,
+    "evidence_kind": EVIDENCE_KINDS,
     "unit": UNITS,
     "metric": METRICS,
     "aggregate": AGGREGATES,
