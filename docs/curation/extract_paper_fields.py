@@ -43,6 +43,8 @@ LISTS = {
     "xia": ("richard-peng-xia/awesome-multimodal-in-medical-imaging", "d5a657d7e1cce907921d8a37dbd8434a60128e9c"),
 }
 SCRIPTED = "Scripted"
+# READMEs of lists that classify papers (not a paper's own page, README or card)
+LIST_URL = re.compile(r"github\.com/(YichiZhang98/SAM4MIS|[^/]+/[^/]*awesome[^/]*)(/|$)", re.I)
 
 
 def list_url(key: str) -> str:
@@ -311,7 +313,7 @@ def build(pid: str, paper: dict, models: list[dict], results: list[tuple[str, di
             if e["url"] == url and e["locator"] == locator and e.get("quote") == quote:
                 e["fields"] = [f for f in schema.EXTRACTION_FIELDS if f in set(e["fields"]) | set(ev_fields)]
                 return
-        item = {"fields": ev_fields, "url": url, "locator": locator}
+        item = {"fields": ev_fields, "kind": "list" if LIST_URL.search(url) else "paper", "url": url, "locator": locator}
         if quote:
             item["quote"] = quote
         evidence.append(item)
