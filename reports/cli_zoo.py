@@ -61,6 +61,7 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(handler=cmd_status)
     register_all(zs, ("cli_zoo_lock",))  # zoo actions kept in modules of their own
+    register_all(zs, ("cli_zoo_sweep",))
 
 
 def _cat(args):
