@@ -110,3 +110,103 @@ def trend_in_share(successes, totals, scores=None) -> tuple[float, float]:
         return 0.0, 1.0
     chi2 = t**2 / var
     return float(chi2), float(stats.chi2.sf(chi2, 1))
+
+
+# ------------------------------------------------------------------------------------- per paper
+# The review's unit of analysis is the paper. A frame has one row per paper, a ``year`` column and extraction
+# columns holding a word (family, band) or a list of words (modalities, tasks, adaptation, datasets); empty
+# means the field is not extracted for that paper, and the paper drops out of that count only.
+
+
+def _words(value) -> list:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, (list, tuple, set, np.ndarray)):
+        return [v for v in value if v is not None and v == v]
+    return [value] if value == value and value != "" else []
+
+
+def explode_field(frame: pd.DataFrame, column: str, *, year: str = "year") -> pd.DataFrame:
+    """One row per (paper, word) of ``column``, with the paper's year; papers without the field or a year drop out."""
+    rows = [(i, y, w) for i, (y, v) in enumerate(zip(frame[year], frame[column]))
+            if y is not None and y == y for w in dict.fromkeys(_words(v))]
+    return pd.DataFrame(rows, columns=["paper", "year", column]).astype({"year": int}) if rows else \
+        pd.DataFrame(columns=["paper", "year", column])
+
+
+def papers_per_year(frame: pd.DataFrame, column: str, *, year: str = "year", order=None, all_years=None) -> pd.DataFrame:
+    """Papers per year (rows, every year in range) by the words of ``column`` (columns, in ``order`` where given,
+    then the rest sorted). A paper with several words counts once under each, so a row may add up to more
+    papers than it has; a paper without the field is not counted."""
+    long = explode_field(frame, column, year=year)
+    if long.empty:
+        return pd.DataFrame()
+    table = counts_by_year(long.year, long[column], all_years=all_years)
+    cols = [c for c in (order or []) if c in table.columns]
+    return table[cols + sorted(c for c in table.columns if c not in cols)]
+
+
+def papers_with_field(frame: pd.DataFrame, column: str, *, year: str = "year") -> pd.Series:
+    """Papers per year that carry ``column`` at all (the denominators of a field's shares)."""
+    has = frame[column].map(lambda v: bool(_words(v)))
+    years = frame.loc[has, year].dropna().astype(int)
+    if years.empty:
+        return pd.Series(dtype=int)
+    return years.value_counts().reindex(range(int(years.min()), int(years.max()) + 1), fill_value=0).sort_index()
+
+
+def field_coverage(frame: pd.DataFrame, fields, *, total: int | None = None) -> pd.DataFrame:
+    """How many papers carry each extraction field, and where it came from: the ``<field>_from`` column says
+    'paper' (read in the paper, its README or card), 'list' (a list that classifies it) or 'inferred'."""
+    total = len(frame) if total is None else total
+    rows = []
+    for f in fields:
+        has = frame[f].map(lambda v: bool(_words(v)))
+        src = frame.loc[has, f"{f}_from"] if f"{f}_from" in frame.columns else pd.Series([None] * int(has.sum()))
+        rows.append({"field": f, "papers": int(has.sum()), "share": float(has.sum() / total) if total else float("nan"),
+                     "from_paper": int((src == "paper").sum()), "from_list": int((src == "list").sum()),
+                     "inferred": int((src == "inferred").sum())})
+    return pd.DataFrame(rows, columns=["field", "papers", "share", "from_paper", "from_list", "inferred"])
+
+
+def domains_per_year(frame: pd.DataFrame, *, modality: str = "modalities", task: str = "tasks",
+                     year: str = "year", top: int | None = None, sep: str = " × ") -> pd.DataFrame:
+    """Application domains over time: papers per (modality × task) pair (rows, 'ct × segmentation') and year
+    (columns). A paper counts once in every pair of its modalities and tasks; papers lacking either drop out.
+    ``top`` keeps the pairs with most papers (ties broken by name)."""
+    rows = []
+    for y, ms, ts in zip(frame[year], frame[modality], frame[task]):
+        if y is None or y != y:
+            continue
+        for m in dict.fromkeys(_words(ms)):
+            for t in dict.fromkeys(_words(ts)):
+                rows.append((int(y), f"{m}{sep}{t}"))
+    if not rows:
+        return pd.DataFrame()
+    long = pd.DataFrame(rows, columns=["year", "domain"])
+    table = pd.crosstab(long.domain, long.year)
+    table = table.reindex(columns=range(int(long.year.min()), int(long.year.max()) + 1), fill_value=0)
+    totals = table.sum(axis=1)
+    order = sorted(table.index, key=lambda d: (-int(totals[d]), d))
+    table = table.loc[order[:top] if top else order]
+    table.index.name, table.columns.name = "domain", "year"
+    return table
+
+
+def share_trends(table: pd.DataFrame, denominators: pd.Series, min_total: int = 5) -> pd.DataFrame:
+    """For each column of a papers-per-year table: its share of the year's papers (``denominators``: papers per
+    year carrying the field) in the first and last year, and a Cochran–Armitage test for a linear trend in that
+    share. Columns with fewer than ``min_total`` papers are left out."""
+    rows = []
+    den = denominators.reindex(table.index, fill_value=0)
+    for col in table.columns:
+        x = table[col].reindex(den.index, fill_value=0)
+        if x.sum() < min_total or (den > 0).sum() < 2:
+            continue
+        chi2, p = trend_in_share(x.to_numpy(), den.to_numpy(), scores=np.asarray(den.index, dtype=float))
+        nz = den[den > 0]
+        rows.append({"group": col, "papers": int(x.sum()), "first_year": int(nz.index[0]), "last_year": int(nz.index[-1]),
+                     "share_first_year": float(x[nz.index[0]] / nz.iloc[0]),
+                     "share_last_year": float(x[nz.index[-1]] / nz.iloc[-1]), "chi2_trend": chi2, "pval": p})
+    return pd.DataFrame(rows, columns=["group", "papers", "first_year", "last_year", "share_first_year",
+                                       "share_last_year", "chi2_trend", "pval"])

@@ -18,6 +18,7 @@ error with a suggestion, not an empty answer.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
@@ -96,6 +97,41 @@ def paper_row(p: schema.Paper, file: str) -> dict[str, Any]:
     }
 
 
+EXTRACTION_COLUMNS = ["id", "title", "year", "kind", *schema.EXTRACTION_FIELDS,
+                      *(f"{f}_from" for f in schema.EXTRACTION_FIELDS), "file"]
+_LIST_URL = re.compile(r"github\.com/(YichiZhang98/SAM4MIS|[^/]+/[^/]*awesome[^/]*)(/|$)", re.I)
+_SCALAR_FIELDS = ("family", "band", "model_group")
+
+
+def evidence_kind(ev: schema.Evidence) -> str:
+    """'paper' or 'list': the evidence's own kind, else told by its URL (a SAM4MIS or awesome-list README)."""
+    if ev.kind:
+        return ev.kind
+    return "list" if _LIST_URL.search(ev.url) else "paper"
+
+
+def extraction_row(p: schema.Paper, file: str) -> dict[str, Any]:
+    """One paper as the review's unit of analysis: its extraction fields (lists for modalities, tasks, adaptation,
+    datasets; a word or None for family, band, model_group) and for each ``<field>_from``: 'inferred' (in the
+    block's inferred list), 'paper' (read in the paper, its README or card), 'list' (only lists give it) or None."""
+    row: dict[str, Any] = {"id": p.id, "title": p.title, "year": p.year, "kind": p.kind, "file": file}
+    ext = p.extraction
+    for f in schema.EXTRACTION_FIELDS:
+        value = getattr(ext, f) if ext else None
+        if f in _SCALAR_FIELDS:
+            row[f] = value
+        else:
+            row[f] = list(value) if value else []
+        if not value:
+            row[f"{f}_from"] = None
+        elif f in ext.inferred:
+            row[f"{f}_from"] = "inferred"
+        else:
+            kinds = {evidence_kind(ev) for ev in ext.evidence if f in ev.fields}
+            row[f"{f}_from"] = "paper" if "paper" in kinds else "list"
+    return row
+
+
 def result_rows(rf: schema.ResultFile, file: str) -> Iterable[dict[str, Any]]:
     src = rf.source
     for r in rf.results:
@@ -155,6 +191,11 @@ class Catalog:
     @cached_property
     def papers(self) -> pd.DataFrame:
         return _frame([paper_row(e.record, e.file) for e in self.raw.papers.values()], PAPER_COLUMNS)
+
+    @cached_property
+    def extraction(self) -> pd.DataFrame:
+        """Papers as units of analysis: one row per paper with its extraction columns (see :func:`papers_frame`)."""
+        return _frame([extraction_row(e.record, e.file) for e in self.raw.papers.values()], EXTRACTION_COLUMNS)
 
     @cached_property
     def models(self) -> pd.DataFrame:
@@ -349,6 +390,17 @@ def _text_mask(df, text, columns) -> pd.Series:
     for c in columns:
         mask |= df[c].fillna("").astype(str).str.contains(text, case=False, regex=False)
     return mask
+
+
+def papers_frame(cat: "Catalog", *, extracted_only: bool = False) -> pd.DataFrame:
+    """The papers with their per-paper extraction: id, title, year, kind, modalities, tasks, family, band,
+    model_group, adaptation, datasets and, for each field, ``<field>_from`` (paper | list | inferred | None).
+    ``extracted_only`` keeps the papers that carry an extraction block."""
+    df = cat.extraction
+    if extracted_only:
+        has = df[[f"{f}_from" for f in schema.EXTRACTION_FIELDS]].notna().any(axis=1)
+        df = df[has]
+    return df
 
 
 def load(root: Path | str | None = None) -> Catalog:

@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from fmreview.analysis.prisma import Prisma
-from fmreview.analysis.trends import counts_by_year, growth_table, trend_in_share
+from fmreview.analysis.trends import (counts_by_year, domains_per_year, field_coverage, growth_table, papers_per_year,
+                                      papers_with_field, share_trends, trend_in_share)
 from fmreview.catalog import load, vocab
+from fmreview.catalog.query import papers_frame
 from fmreview.catalog.stats import catalog_stats
 from fmreview.catalog.yamlio import write_atomic
 
@@ -166,12 +168,88 @@ def _window(df: pd.DataFrame, since: int | None, until: int | None) -> pd.DataFr
     return df[keep.fillna(False).astype(bool)]
 
 
+EXTRACTION_LABELS = {"modalities": "modality", "tasks": "task", "family": "family", "band": "band",
+                     "model_group": "model group", "adaptation": "adaptation strategy", "datasets": "datasets"}
+
+
+def _paper_trends(rep: Report, all_papers: pd.DataFrame, since: int | None, until: int | None) -> None:
+    """The per-paper trend section (the review's unit of analysis is the paper): papers per year by family and
+    band, dataset use, application domains (modality × task) and adaptation strategies over time, each counted on
+    the papers whose extraction carries the field."""
+    rep.log("per-paper trend figures and tables")
+    b = rep.section("Trends in the literature, per paper")
+    fields = list(EXTRACTION_LABELS)
+    p = _window(all_papers, since, until)
+    extracted = p[p[[f"{f}_from" for f in fields]].notna().any(axis=1)]
+    cov = field_coverage(p, fields)
+    parts = "; ".join(f"{EXTRACTION_LABELS[r.field]} {r.papers} ({r.from_paper} read in the paper, its README or "
+                      f"card, {r.from_list} from a list that classifies it, {r.inferred} inferred)"
+                      for r in cov.itertuples())
+    window = f" in the window {since or '…'}–{until or '…'}" if since or until else ""
+    b.append(("p", f"Each paper carries an extraction: what it studies, read from the paper itself or from a list "
+                   f"that classifies it, with the source and locator, and marked inferred where a curator read it "
+                   f"off the title. {len(extracted)} of the {len(p)} papers{window} carry one. Coverage by field: "
+                   f"{parts}. Each count below is over the papers that carry its field; a paper with several "
+                   f"words in a field counts once under each."))
+    cov = cov.assign(field=cov.field.map(EXTRACTION_LABELS))
+    rep.table(b, cov, "paper_extraction_coverage", f"Extraction coverage: papers carrying each field, of {len(p)}")
+    years = p.year.dropna().astype(int)
+    span = list(range(int(years.min()), int(years.max()) + 1)) if len(years) else None
+    for field, title in (("family", "family"), ("band", "spectrum band")):
+        t = papers_per_year(p, field, order=vocab.words(field), all_years=span)
+        if not len(t):
+            continue
+        n = int(t.values.sum())
+        rep.figure(b, _stacked(t, f"Papers per year by {title}", "Papers", field), f"papers_per_year_by_{field}",
+                   f"Papers per year by the {title} of the model they study; n = {n} papers with a year and a "
+                   f"{title} (of {len(p)}).")
+        shares = share_trends(t, papers_with_field(p, field))
+        shares = shares.assign(group=shares.group.map(lambda w: vocab.label(field, w)))
+        rep.table(b, t.rename(columns=lambda w: vocab.label(field, w)).reset_index(), f"papers_per_year_by_{field}",
+                  f"Papers per year by {title} (n = {n})")
+        rep.table(b, shares, f"papers_{field}_share_trend", f"Trend in each {title}'s share of the year's papers "
+                                                           f"(Cochran–Armitage χ², 1 df; n = {n})")
+    ds = papers_per_year(p, "datasets", all_years=span)
+    if len(ds):
+        n_ds = int(p.datasets.map(bool).sum())
+        top = sorted(ds.columns, key=lambda c: (-int(ds[c].sum()), c))[:15]
+        use = ds[top].T
+        use.index.name = "dataset"
+        rep.figure(b, _heatmap(use, "Dataset use over time (papers)", "Year", "Dataset"), "paper_dataset_use",
+                   f"Papers using each dataset per year (pretraining or evaluation, as the paper's sources or the "
+                   f"catalog's results from it name them), the {len(top)} datasets used by most papers; n = {n_ds} "
+                   f"papers with datasets.")
+        rep.table(b, use.reset_index(), "paper_dataset_use", f"Papers per dataset and year (n = {n_ds} papers)")
+    dom = domains_per_year(p, top=15)
+    if len(dom):
+        n_dom = int((p.modalities.map(bool) & p.tasks.map(bool)).sum())
+        labels = {d: " × ".join((vocab.label("modality", d.split(" × ")[0]), vocab.label("task", d.split(" × ")[1])))
+                  for d in dom.index}
+        dom_l = dom.rename(index=labels)
+        rep.figure(b, _heatmap(dom_l, "Application domains over time (papers)", "Year", "Modality × task"),
+                   "paper_domains", f"Papers per application domain (modality × task) and year, the {len(dom)} "
+                                    f"domains with most papers; a paper counts in each pair of its modalities and "
+                                    f"tasks; n = {n_dom} papers with both a modality and a task.")
+        rep.table(b, dom_l.reset_index(), "paper_domains", f"Papers per application domain and year (n = {n_dom})")
+    ad = papers_per_year(p, "adaptation", order=vocab.words("adaptation"), all_years=span)
+    if len(ad):
+        n_ad = int(p.adaptation.map(bool).sum())
+        rep.figure(b, _stacked(ad, "Adaptation strategies per year (papers)", "Papers", "adaptation"),
+                   "paper_adaptation", f"Papers per year by adaptation strategy (adapter, LoRA, full fine-tuning, "
+                                       f"prompt tuning, distillation, federated …); n = {n_ad} papers whose "
+                                       f"adaptation a source states or the title names (inferred).")
+        rep.table(b, ad.rename(columns=lambda w: vocab.label("adaptation", w)).reset_index(), "paper_adaptation",
+                  f"Papers per year by adaptation strategy (n = {n_ad})")
+
+
 def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: pd.DataFrame,
             since: int | None, until: int | None) -> None:
     """The trend section: figures and statistics over the models and papers of the window (the whole catalog
     when since/until are not given)."""
     rep.log("trend figures and statistics")
-    b = rep.section("Trends in the literature")
+    b = rep.section("Trends in the model table (a second view)")
+    b.append(("p", "The same questions asked of the catalog's model table: one row per model (a paper may "
+                   "release several models, and a model family such as MedicalNet's ResNets counts each size)."))
     m, p = _window(all_models, since, until), _window(all_papers, since, until)
     years = m.year.dropna().astype(int)
     if len(years):
@@ -293,7 +371,8 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     dchars = dataset_characteristics(d)
     rep.table(b, dchars, "dataset_characteristics", f"Characteristics of the {len(dchars)} datasets")
 
-    # ---- trends
+    # ---- trends: per paper (the unit of analysis), then the model table as a second view
+    _paper_trends(rep, papers_frame(cat), since, until)
     _trends(rep, m, p, r, since, until)
 
     # ---- pooled performance

@@ -42,9 +42,11 @@ extraction:
   adaptation: [adapter]
   evidence:
   - fields: [tasks]
+    kind: list
     url: {LIST}
     locator: README, section "SAM for Medical Image Segmentation.", row at line 347
   - fields: [modalities, adaptation]
+    kind: paper
     url: https://arxiv.org/abs/2401.00001
     locator: title
     quote: An adapter for CT segmentation
@@ -84,7 +86,7 @@ def test_evidence_for_a_field_left_out_and_an_empty_block(mini_catalog):
     out = problems(mini_catalog)
     assert out == [f"papers/extracted-2024.yaml:{line_of(text, 'fields: [tasks, family]')}: extraction.evidence[0].fields: "
                    "evidence for family, which the extraction does not set"]
-    text = write_paper(mini_catalog, f"extraction:\n  evidence:\n  - fields: [tasks]\n    url: {LIST}\n    locator: row\n")
+    text = write_paper(mini_catalog, f"extraction:\n  evidence:\n  - fields: [tasks]\n    kind: list\n    url: {LIST}\n    locator: row\n")
     out = "\n".join(problems(mini_catalog))
     assert f":{line_of(text, 'extraction:')}: extraction: an extraction needs at least one field" in out
 
@@ -95,3 +97,96 @@ def test_validate_cli_exits_1_on_a_bad_extraction(mini_catalog, capsys):
     out = capsys.readouterr()
     assert "papers/extracted-2024.yaml:" in out.out + out.err and "unknown band word 'regional'" in out.out + out.err
     assert "Traceback" not in out.out + out.err
+
+
+# ------------------------------------------------------------------------------------- per-paper trend functions
+
+from fmreview.analysis import trends as T  # noqa: E402
+
+
+@pytest.fixture
+def small_frame():
+    return pd.DataFrame({
+        "id": ["a", "b", "c", "d", "e", "f"],
+        "year": [2021, 2023, 2023, 2024, 2024, None],
+        "family": ["vision-only", "vision-language", "vision-only", None, "vision-only", "vision-only"],
+        "family_from": ["paper", "list", "inferred", None, "paper", "paper"],
+        "modalities": [["ct"], ["ct", "mri"], [], ["mri"], ["ct", "ct"], ["ct"]],
+        "modalities_from": ["paper", "inferred", None, "list", "paper", "paper"],
+        "tasks": [["segmentation"], ["segmentation", "vqa"], ["vqa"], [], ["segmentation"], ["segmentation"]],
+        "tasks_from": ["list", "list", "paper", None, "list", "list"],
+    })
+
+
+def test_papers_per_year_counts_each_word_once_and_fills_empty_years(small_frame):
+    t = T.papers_per_year(small_frame, "modalities", order=["mri", "ct"])
+    assert list(t.columns) == ["mri", "ct"]  # the order asked for
+    assert t.to_dict("index") == {2021: {"mri": 0, "ct": 1}, 2022: {"mri": 0, "ct": 0}, 2023: {"mri": 1, "ct": 1},
+                                  2024: {"mri": 1, "ct": 1}}  # e's [ct, ct] counts once; f has no year
+    fam = T.papers_per_year(small_frame, "family", all_years=range(2020, 2025))
+    assert fam.loc[2020].sum() == 0 and fam["vision-only"].tolist() == [0, 1, 0, 1, 1]
+    assert fam["vision-language"].tolist() == [0, 0, 0, 1, 0]
+    assert T.papers_with_field(small_frame, "modalities").to_dict() == {2021: 1, 2022: 0, 2023: 1, 2024: 2}
+
+
+def test_domains_per_year_pairs_modalities_with_tasks(small_frame):
+    d = T.domains_per_year(small_frame)
+    assert d.to_dict("index") == {"ct × segmentation": {2021: 1, 2022: 0, 2023: 1, 2024: 1},
+                                  "ct × vqa": {2021: 0, 2022: 0, 2023: 1, 2024: 0},
+                                  "mri × segmentation": {2021: 0, 2022: 0, 2023: 1, 2024: 0},
+                                  "mri × vqa": {2021: 0, 2022: 0, 2023: 1, 2024: 0}}
+    assert list(T.domains_per_year(small_frame, top=2).index) == ["ct × segmentation", "ct × vqa"]
+
+
+def test_field_coverage_counts_where_each_field_came_from(small_frame):
+    cov = T.field_coverage(small_frame, ["family", "modalities", "tasks"]).set_index("field")
+    assert cov.loc["family"].tolist()[:1] == [5]
+    assert cov.loc["modalities", ["papers", "from_paper", "from_list", "inferred"]].tolist() == [5, 3, 1, 1]
+    assert cov.loc["tasks", ["papers", "from_paper", "from_list", "inferred"]].tolist() == [5, 1, 4, 0]
+    assert cov.loc["tasks", "share"] == pytest.approx(5 / 6)
+
+
+def test_share_trends_detects_a_rising_share():
+    years = range(2019, 2025)
+    t = pd.DataFrame({"lora": [0, 0, 1, 3, 6, 9], "adapter": [5, 5, 5, 5, 5, 5]}, index=list(years))
+    den = pd.Series([10, 10, 10, 10, 10, 10], index=list(years))
+    s = T.share_trends(t, den).set_index("group")
+    assert s.loc["lora", "share_first_year"] == 0 and s.loc["lora", "share_last_year"] == pytest.approx(0.9)
+    assert s.loc["lora", "pval"] < 0.001
+    assert s.loc["adapter", "pval"] == pytest.approx(1.0)  # a flat share: no trend
+    chi2, _ = T.trend_in_share(t.lora.to_numpy(), den.to_numpy(), scores=list(years))
+    assert s.loc["lora", "chi2_trend"] == pytest.approx(chi2)
+
+
+# ------------------------------------------------------------------------------------- the shipped catalog and report
+
+def test_shipped_papers_carry_extractions_and_the_report_shows_per_paper_trends(tmp_path):
+    from fmreview.catalog import load, schema
+    from fmreview.catalog.query import papers_frame
+    from fmreview.reports.report import Report, _paper_trends
+
+    cat = load()
+    df = papers_frame(cat)
+    extracted = papers_frame(cat, extracted_only=True)
+    assert len(extracted) >= 400
+    # every field the frame says came from somewhere has a value, and the other way round
+    for f in schema.EXTRACTION_FIELDS:
+        has = df[f].map(lambda v: bool(v) if isinstance(v, list) else pd.notna(v))
+        assert (has == df[f"{f}_from"].notna()).all(), f
+    rep = Report(tmp_path, quiet=True)
+    (tmp_path / "tables").mkdir()
+    _paper_trends(rep, df, None, None)
+    title, blocks = rep.sections[0]
+    assert title == "Trends in the literature, per paper"
+    text = " ".join(b[1] for b in blocks if b[0] == "p")
+    assert f"{len(extracted)} of the {len(df)} papers carry one" in text
+    figures = {b[1]: b[2] for b in blocks if b[0] == "fig"}
+    assert {"papers_per_year_by_family", "papers_per_year_by_band", "paper_dataset_use", "paper_domains",
+            "paper_adaptation"} <= set(figures)
+    assert all("n = " in c for c in figures.values())
+    fam = pd.read_csv(tmp_path / "tables" / "papers_per_year_by_family.csv")
+    n_family = int(df.family.notna().sum() - df[df.family.notna()].year.isna().sum())
+    assert int(fam.drop(columns="year").values.sum()) == n_family
+    cov = pd.read_csv(tmp_path / "tables" / "paper_extraction_coverage.csv").set_index("field")
+    assert cov.loc["task", "papers"] == int(df.tasks.map(bool).sum())
+    assert (cov.papers == cov.from_paper + cov.from_list + cov.inferred).all()
