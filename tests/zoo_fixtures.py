@@ -35,6 +35,14 @@ a linear probe or k-NN must reach balanced accuracy 1.0. ``colour_npz(path, ...)
 .npz layout (train/val/test). ``box_masks(n, size, seed)`` gives images with one bright rectangle on a dark
 background and its mask, for promptable segmentation.
 
+Catalog: ``catalog(root, model_id, fmt, family)`` writes tests/conftest.py's mini catalog plus a model with one
+checkpoint of format ``fmt`` and two results (``<model_id>-probe``, ``<model_id>-knn``) that any checkpoint here
+reproduces on ``colour_npz`` data, e.g.::
+
+    cat = catalog(tmp_path / "catalog", "tiny-timm", "timm")
+    main(["zoo", "verify", "tiny-timm", "--catalog", str(cat), "--checkpoint", f"local-dir:{timm_vit(d)}",
+          "--data", str(colour_npz(tmp_path / "c.npz")), "--result", "tiny-timm-probe", ...])
+
 Sizes are tiny (hidden 32, 2 layers) so every checkpoint saves and loads in about a second on one core.
 """
 
@@ -297,6 +305,73 @@ def box_masks(n: int = 4, size: int = 48, seed: int = 0):
         masks[i, y0:y0 + h, x0:x0 + w] = 1
         imgs[i, y0:y0 + h, x0:x0 + w] = 220
     return imgs, masks
+
+
+def catalog(root, model_id: str, fmt: str | None, family: str = "vision-only") -> Path:
+    """A test catalog (tests/conftest.py's mini catalog + one model): model ``model_id`` with one hub
+    checkpoint ``test/<model_id>`` of format ``fmt`` (None: not stated, so the zoo reads it from the files),
+    dataset ``colours``, and two results that a checkpoint from this module must reproduce on
+    ``colour_npz`` data: ``<model_id>-probe`` (linear probe, balanced accuracy 100 %) and ``<model_id>-knn``
+    (k-NN with k = 5, accuracy 1.0), each with an inline protocol naming its head. Returns the catalog root."""
+    import textwrap
+
+    from conftest import write_catalog
+
+    fmt_line = f"\n          format: {fmt}" if fmt else ""
+    model = f"""
+        id: {model_id}
+        name: {model_id} (test checkpoint saved by its library)
+        year: 2024
+        family: {family}
+        band: general
+        model_group: vision-fm
+        modalities: [pathology]
+        tasks: [classification]
+        checkpoints:
+        - hub: huggingface
+          repo_id: test/{model_id}{fmt_line}
+        sources:
+        - url: https://example.org/{model_id}
+          locator: test fixture
+    """
+    dataset = """
+        id: colours
+        name: Red, green and blue images (synthetic)
+        modalities: [pathology]
+        tasks: [classification]
+        sources:
+        - url: https://example.org/colours
+          locator: test fixture
+    """
+    results = f"""
+        source:
+          paper: clip-2021
+          url: https://example.org/{model_id}
+        results:
+        - id: {model_id}-probe
+          model: {model_id}
+          dataset: colours
+          task: classification
+          metric: balanced-accuracy
+          value: 100
+          unit: percent
+          setting: linear-probe
+          protocol: {{head: {{kind: logistic-regression}}}}
+          locator: Table 1
+        - id: {model_id}-knn
+          model: {model_id}
+          dataset: colours
+          task: classification
+          metric: accuracy
+          value: 1.0
+          unit: fraction
+          setting: knn
+          protocol: {{head: {{kind: knn, k: 5}}}}
+          locator: Table 1
+    """
+    return write_catalog(root, extra={f"models/{model_id}.yaml": textwrap.dedent(model),
+                                      "datasets/colours.yaml": textwrap.dedent(dataset),
+                                      f"results/{model_id}.yaml": textwrap.dedent(results)})
 
 
 def files(directory) -> dict[str, bytes]:
