@@ -277,7 +277,8 @@ def check_rules(cat: "RawCatalog") -> tuple[list[Problem], list[Problem]]:
     warnings += _unstated(rows, lines)
     errors += _inferred_results(rows, lines)
     errors += _inferred_entries(cat)
-    return errors, warnings
+    lic_errors, lic_warnings = _licences(cat)
+    return errors + lic_errors, warnings + lic_warnings
 
 
 def _source_line(cat, file: str, field: str) -> int | None:
@@ -384,3 +385,62 @@ def _inferred_entries(cat) -> list[Problem]:
             for name, msg in _inferred_problem(type(rec).model_fields, rec.inferred, rec):
                 out.append(Problem(e.file, yamlio.line_of(cat.root / e.file, ["inferred"]), "inferred", msg))
     return out
+
+
+# ---------------------------------------------------------------------------------------------- licences
+#
+# A licence is read from a LICENSE file or a model card, and says where (issue 13, part 2). Errors:
+#
+# - a model's ``licence`` or a checkpoint's ``licence`` without its own ``licence_source``;
+# - a licence source that is a badge (img.shields.io, or a locator naming a badge): a badge is no licence;
+# - a ``licence_conflict`` that is no conflict (fewer than two claims, or every claim the same licence), or whose
+#   entry's ``licence`` is not one of its licence-file or model-card claims (a badge or a list never decides).
+#
+# A licence source on GitHub or Hugging Face that names no commit is counted by ``catalog.pinning`` with the other
+# sources (an error under ``catalog validate --strict``).
+
+_BADGE = re.compile(r"img\.shields\.io|badgen\.net|\bbadges?\b", re.IGNORECASE)
+
+
+def _licence_problems(file: str, path, loc: tuple, rec) -> tuple[list[Problem], list[Problem]]:
+    from . import yamlio
+
+    errors, warnings = [], []
+    where = "".join(f"[{p}]" if isinstance(p, int) else p for p in loc) + ("." if loc else "")
+    line = lambda *more: yamlio.line_of(path, loc + more)  # noqa: E731
+    src = rec.licence_source
+    if rec.licence and src is None:
+        errors.append(Problem(file, line("licence"), where + "licence",
+                              f"licence {rec.licence!r} has no licence_source: cite the LICENSE file at a commit or the "
+                              "model card it was read in (url + locator), or leave the licence out"))
+    if src is not None:
+        if _BADGE.search(src.url) or _BADGE.search(src.locator):
+            errors.append(Problem(file, line("licence_source"), where + "licence_source",
+                                  "the licence source is a badge; a badge is not a licence: cite the LICENSE file or "
+                                  "the model card"))
+    claims = rec.licence_conflict
+    if claims:
+        if len(claims) < 2 or len({c.licence for c in claims}) < 2:
+            errors.append(Problem(file, line("licence_conflict"), where + "licence_conflict",
+                                  "licence_conflict needs at least two claims that differ (each with its place and "
+                                  "source)"))
+        elif rec.licence and rec.licence not in {c.licence for c in claims if c.place in ("licence-file",
+                                                                                            "model-card")}:
+            errors.append(Problem(file, line("licence"), where + "licence",
+                                  f"licence {rec.licence!r} is none of the licence-file or model-card claims of its "
+                                  "licence_conflict; a badge, a README's words or a list never decide the licence"))
+    return errors, warnings
+
+
+def _licences(cat) -> tuple[list[Problem], list[Problem]]:
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for e in cat.models.values():
+        path = cat.root / e.file
+        for loc, rec in [((), e.record)] + [(("checkpoints", i), c) for i, c in enumerate(e.record.checkpoints)]:
+            if not (rec.licence or rec.licence_source or rec.licence_conflict):
+                continue
+            err, warn = _licence_problems(e.file, path, loc, rec)
+            errors += err
+            warnings += warn
+    return errors, warnings

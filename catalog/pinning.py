@@ -35,6 +35,12 @@ def _urls(cat):
         for e in store.values():
             for k, s in enumerate(e.record.sources or []):
                 yield Url(e.file, ("sources", k, "url"), s.url)
+            if kind == "models":  # where each licence was read (the model's and each checkpoint's own)
+                if e.record.licence_source:
+                    yield Url(e.file, ("licence_source", "url"), e.record.licence_source.url)
+                for i, c in enumerate(e.record.checkpoints):
+                    if c.licence_source:
+                        yield Url(e.file, ("checkpoints", i, "licence_source", "url"), c.licence_source.url)
     for e in cat.result_files:
         yield Url(e.file, ("source", "url"), e.record.source.url)
         for i, r in enumerate(e.record.results):
