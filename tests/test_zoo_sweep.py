@@ -145,6 +145,8 @@ def test_local_sweep_runs_every_job_then_a_rerun_skips_them(world, tmp_path, cap
     assert json.loads(Path(jobs["sweep-knn-img"]["record"]).read_text())["recipe"] == "knn"
     assert json.loads(Path(jobs["sweep-knn-img"]["record"]).read_text())["data_source"] == "images:synthimages"
     assert "left out" in err and "have no dataset folder" in err  # sam's btcv result, for one
+    # features are cached per checkpoint × dataset × split: the two recipes on each dataset share them
+    assert len(list((records / ".features").glob("*.npy"))) == 4
 
     t0 = time.perf_counter()
     rc, again, _ = run_json(world, records, capsys)
@@ -385,3 +387,42 @@ def test_ray_tasks_run_in_workers(local_ray):
 
     out = local_ray.get(local_ray.remote(run_job).remote({"catalog": "/nonexistent/catalog", "model": "x"}))
     assert out["status"] == "failed" and out["error"]
+
+
+def test_a_protocol_changed_in_the_catalog_runs_its_job_again(world, tmp_path, capsys):
+    import shutil
+
+    cat = tmp_path / "catalog"
+    shutil.copytree(world["catalog"], cat)
+    w = dict(world, catalog=cat)
+    records = tmp_path / "records"
+    rc, jobs, _ = run_json(w, records, capsys, "--result", "sweep-knn-img")
+    assert rc == 0 and jobs["sweep-knn-img"]["verdict"] == "indicative"
+    res = cat / "results" / "sweep-test.yaml"
+    res.write_text(res.read_text().replace("  setting: knn\n", "  setting: knn\n  protocol:\n    head: {kind: knn, k: 20}\n"))
+    rc, jobs, _ = run_json(w, records, capsys, "--result", "sweep-knn-img")
+    assert rc == 0 and jobs["sweep-knn-img"]["status"] == "done" and jobs["sweep-knn-img"]["verdict"] == "reproduced"
+    rec = json.loads(Path(jobs["sweep-knn-img"]["record"]).read_text())
+    assert rec["protocol"]["stated"]["head"]["k"] == 20
+    rc, jobs, _ = run_json(w, records, capsys, "--result", "sweep-knn-img")
+    assert jobs["sweep-knn-img"]["status"] == "skipped"
+
+
+def test_the_progress_bar_is_drawn_for_a_terminal_only(world, tmp_path, capsys, monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    records = tmp_path / "records"
+    assert sweep(world, records, "--result", "tinyvit-probe-ok") == 0
+    capsys.readouterr()
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert sweep(world, records, "--result", "tinyvit-probe-ok") == 0
+    assert "1/1" in term.getvalue() and "job" in term.getvalue()
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert sweep(world, records, "--result", "tinyvit-probe-ok", "--format", "json") == 0
+    assert "1/1" not in term.getvalue()

@@ -304,10 +304,10 @@ def _prepare(cat, jobs: list[Job], *, records, catalog, device, batch_size, n_bo
 
     done = finished(records)
     prints: dict[Path, tuple[str | None, str | None]] = {}  # data -> (fingerprint, error)
-    groups: dict[str, list[Job]] = {}
+    groups: dict[tuple[str, str], list[Job]] = {}
     for j in jobs:
-        groups.setdefault(j.checkpoint, []).append(j)
-    for label, group in groups.items():
+        groups.setdefault((j.model, j.checkpoint), []).append(j)
+    for group in groups.values():
         for j in group:
             if j.data not in prints:
                 try:
