@@ -445,10 +445,14 @@ class Head(Strict):
     temperature: Optional[Annotated[Number, Field(gt=0)]] = None
     weighting: Optional[KnnWeighting] = None
     distance: Optional[Literal["cosine", "euclidean"]] = None
+    center: Optional[bool] = Field(None, description="kNN: subtract the train split's mean feature first.")
+    normalise: Optional[bool] = Field(None, description="kNN: L2-normalise the features (before a Euclidean distance).")
     templates: Optional[list[Text]] = Field(None, min_length=1)
     negative_templates: Optional[list[Text]] = Field(
         None, min_length=1, description="Zero-shot with a positive/negative prompt pair per class: softmax over the "
         "pair gives the class probability (CheXzero).")
+    logit_scale: Optional[Annotated[Number, Field(gt=0)]] = Field(
+        None, description="Zero-shot: the factor on cosine similarities before the softmax (CLIP's 100).")
     mask_selection: Optional[MaskSelection] = None
     note: Optional[Text] = None
 
@@ -462,8 +466,8 @@ class Head(Strict):
             "linear": {"optimiser", "schedule", "epochs", "max_steps", "learning_rate", "batch_size", "weight_decay",
                        "momentum", "early_stopping"},
             "logistic-regression": {"optimiser", "l2", "max_iter"},
-            "knn": {"k", "temperature", "weighting", "distance"},
-            "zero-shot": {"templates", "negative_templates"},
+            "knn": {"k", "temperature", "weighting", "distance", "center", "normalise"},
+            "zero-shot": {"templates", "negative_templates", "logit_scale"},
             "box-prompt": {"mask_selection"},
         }[self.kind]
         stray = sorted(n for n in self.model_fields_set - {"kind", "note"} if n not in allowed)

@@ -24,8 +24,9 @@ HEAD_KINDS = {
 # what the zoo does where a protocol states nothing (each one is named in the record as a "zoo default")
 DEFAULT_HEAD = {
     "linear-probe": {"kind": "logistic-regression", "optimiser": "lbfgs", "l2": 1e-3, "max_iter": 200},
-    "knn": {"kind": "knn", "k": 20, "temperature": 0.07, "weighting": "exp-similarity", "distance": "cosine"},
-    "zero-shot-classification": {"kind": "zero-shot", "templates": ["{}"]},
+    "knn": {"kind": "knn", "k": 20, "temperature": 0.07, "weighting": "exp-similarity", "distance": "cosine",
+            "center": False, "normalise": False},
+    "zero-shot-classification": {"kind": "zero-shot", "templates": ["{}"], "logit_scale": 100.0},
     "promptable-segmentation": {"kind": "box-prompt", "mask_selection": "single"},
 }
 # a linear head trained by gradient descent, where the protocol names the optimiser but not every setting

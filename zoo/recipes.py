@@ -189,13 +189,21 @@ def linear_head(train_x, train_y, test_x, *, optimiser: str = "sgd", epochs: int
 
 
 def knn(train_x, train_y, test_x, k: int = 20, temperature: float = 0.07, weighting: str = "exp-similarity",
-        distance: str = "cosine", **_ignored):
+        distance: str = "cosine", center: bool = False, normalise: bool = False, **_ignored):
     """k-NN on frozen features; returns (classes, vote shares).
 
     distance: ``cosine`` (L2-normalised features, similarity = dot product) or ``euclidean`` (similarity =
     −distance). weighting: ``uniform`` (one vote each), ``similarity`` (vote = similarity) or ``exp-similarity``
-    (vote = exp(similarity / temperature), DINO's weighted k-NN)."""
+    (vote = exp(similarity / temperature), DINO's weighted k-NN). ``center`` subtracts the train split's mean
+    feature from both splits first and ``normalise`` L2-normalises them (UNI's eval_knn: both, then scikit-learn's
+    uniform Euclidean k-NN)."""
     a, b = np.asarray(train_x, dtype=np.float64), np.asarray(test_x, dtype=np.float64)
+    if center:
+        mu = a.mean(0, keepdims=True)
+        a, b = a - mu, b - mu
+    if normalise:
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
     if distance == "cosine":
         a = a / np.linalg.norm(a, axis=1, keepdims=True)
         b = b / np.linalg.norm(b, axis=1, keepdims=True)
@@ -297,9 +305,11 @@ def zero_shot_classification(model, tokenizer, images: np.ndarray, classes: list
                              batch_size: int, device: str, log=None, mean=(0.48145466, 0.4578275, 0.40821073),
                              std=(0.26862954, 0.26130258, 0.27577711), size: int | None = None,
                              resize: str = "square", crop: str | None = None,
-                             negative_templates: list[str] | None = None, image_features=None):
+                             negative_templates: list[str] | None = None, logit_scale: float = 100.0,
+                             image_features=None):
     """CLIP-style zero-shot classification: each class embedding is the normalised mean of its prompts'
-    embeddings (templates filled with the class name); scores are softmax(100 · cosine) over classes.
+    embeddings (templates filled with the class name); scores are softmax(logit_scale · cosine) over classes
+    (CLIP's 100 unless the protocol states another; CheXzero's pair softmax uses the raw cosine, 1).
     With ``negative_templates`` (CheXzero's positive/negative pair, e.g. "{}" vs "no {}"), each class scores
     softmax over (positive, negative) similarities independently, and the scores are then normalised over
     classes. Defaults are CLIP's normalisation constants. ``image_features`` skips the image tower (cached)."""
@@ -316,7 +326,7 @@ def zero_shot_classification(model, tokenizer, images: np.ndarray, classes: list
         log=log)
     img = torch.nn.functional.normalize(torch.as_tensor(img, dtype=torch.float32), dim=-1)
     if neg is None:
-        return torch.softmax(100.0 * img @ text.T, dim=1).numpy()
+        return torch.softmax(logit_scale * img @ text.T, dim=1).numpy()
     pair = torch.stack([img @ text.T, img @ neg.T], dim=-1)  # N × C × 2
-    p = torch.softmax(100.0 * pair, dim=-1)[..., 0]
+    p = torch.softmax(logit_scale * pair, dim=-1)[..., 0]
     return (p / p.sum(1, keepdim=True)).numpy()

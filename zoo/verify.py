@@ -375,7 +375,8 @@ class _Run:
         img = self.features(test, "test")
         return zero_shot_classification(self.net, tokenizer, test.images, cp.classes, templates,
                                         batch_size=self.batch_size, device=self.dev, log=self.log,
-                                        negative_templates=kw.get("negative_templates"), image_features=img, **pre)
+                                        negative_templates=kw.get("negative_templates"),
+                                        logit_scale=kw.get("logit_scale", 100.0), image_features=img, **pre)
 
 
 def _record(p, proto, model, value, lo, hi, delta, verdict, n, subsampled, dev, got, test, ips) -> dict:
