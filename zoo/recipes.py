@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .device import autocast, batched
+from .device import autocast, batched, prepare_model, to_device
 
 
 def to_tensor(images: np.ndarray):
@@ -89,12 +89,11 @@ def features(model, images: np.ndarray, *, batch_size: int, device: str, mean=(0
     import torch
 
     size = size or image_size(model)
-    model = model.to(device)
+    model = prepare_model(model, device)
 
     def run(chunk):
         x = preprocess(chunk, size, mean, std, resize, crop)
-        if device == "cuda":
-            x = x.pin_memory().to(device, non_blocking=True)
+        x = to_device(x, device, model)  # pinned + non_blocking (+ channels-last) on CUDA
         with torch.inference_mode(), autocast(device):
             if hasattr(model, "get_image_features"):
                 f = model.get_image_features(pixel_values=x)
@@ -268,7 +267,7 @@ def promptable_segmentation(model, images: np.ndarray, masks: np.ndarray, *, bat
     h, w = gt.shape[1:3]
     scale = size / max(h, w)
     nh, nw = int(round(h * scale)), int(round(w * scale))
-    model = model.to(device)
+    model = prepare_model(model, device)
     multi = mask_selection == "multimask-highest-iou"
 
     def run(idx):
@@ -276,7 +275,8 @@ def promptable_segmentation(model, images: np.ndarray, masks: np.ndarray, *, bat
         boxes = torch.tensor([[list(np.array(box_from_mask(gt[i]), dtype=float) * scale)] for i in idx],
                              dtype=torch.float32)
         with torch.inference_mode(), autocast(device):
-            out = model(pixel_values=x.to(device), input_boxes=boxes.to(device), multimask_output=multi)
+            out = model(pixel_values=to_device(x, device, model), input_boxes=to_device(boxes, device),
+                        multimask_output=multi)
         masks_ = out.pred_masks[:, 0].float().cpu()  # B × M × h' × w'
         pick = out.iou_scores[:, 0].float().cpu().argmax(-1) if multi else torch.zeros(len(idx), dtype=torch.long)
         logits = masks_[torch.arange(len(idx)), pick][:, None]
@@ -315,7 +315,7 @@ def zero_shot_classification(model, tokenizer, images: np.ndarray, classes: list
     classes. Defaults are CLIP's normalisation constants. ``image_features`` skips the image tower (cached)."""
     import torch
 
-    model = model.to(device)
+    model = prepare_model(model, device)
     with torch.inference_mode():
         text = torch.stack([_text_embedding(model, tokenizer, [t.format(c) for t in templates], device)
                             for c in classes]).cpu()
