@@ -7,7 +7,8 @@ of the text at that commit. Sources, in order of precedence for each field:
 1. the catalog's own model entries of the paper (``models/*.yaml`` with ``paper: ID``): modalities, tasks,
    family, band, model group, adaptation and pretraining datasets, cited at the model's own sources (its README,
    model card or paper page) as the entry records them; fields the model entry lists in ``inferred`` stay inferred;
-2. the catalog's result files read from the paper (``source.paper: ID``): the datasets and tasks of its results,
+2. the paper's own abstract, where a stored copy was read (docs/curation/paper_abstracts.yaml: URL, locator,
+   the words read, the fields, and which were inferred); then the catalog's result files read from the paper (``source.paper: ID``): the datasets and tasks of its results,
    cited at the file's source URL and its results' locators;
 3. a list that classifies the paper, matched by arXiv id or normalised title: the section heading of its row
    (PLM2233 per-modality tables, richard-peng-xia task sections, xmindflow model-type sections, SAM4MIS "... for
@@ -172,9 +173,13 @@ TITLE_TASK = _kw(
 )
 TITLE_ADAPTATION = _kw(
     (r"adapter|adaptor", "adapter"), (r"\bLoRA\b|low-rank", "lora"), (r"prompt[- ](tuning|learning)", "prompt-tuning"),
-    (r"distill", "distillation"), (r"federated", "federated"), (r"zero-shot", "none"),
-    (r"training-free|in-context", "prompting"),
+    (r"distill", "distillation"), (r"federated", "federated"), (r"in-context", "prompting"),
 )
+# "zero-shot" names no adaptation (none) only in a title that evaluates a model as it is; a method's title may
+# claim zero-shot ability for a model it trains (TongueSAM "... with Zero-Shot")
+ZERO_SHOT_STUDY = re.compile(r"zero-shot.*\b(evaluat\w*|assess\w*|stud(y|ies)|compar\w*|benchmark\w*|explor\w*|"
+                             r"capabilit\w*|analysis|performance)\b|\b(evaluat\w*|assess\w*|compar\w*|explor\w*|"
+                             r"benchmark\w*|stud(y|ies))\b.*zero-shot", re.I)
 SAM = re.compile(r"\bSAM\d?\b|segment[- ]anything|\bMedSAM\w*|\w+SAM\b|\bSAM-\w+", re.I)
 LANGUAGE = re.compile(r"\bCLIP\b|language|\btext|\bVLMs?\b|\bLLMs?\b|\bGPT|caption|\breport", re.I)
 LLM = re.compile(r"\bLLMs?\b|large language|\bGPT|\bMLLMs?\b|\bLVLMs?\b|multimodal large", re.I)
@@ -216,6 +221,9 @@ def title_fields(title: str, has_tasks: bool) -> dict:
         if m and w not in ads:
             ads.append(w)
             words.append(m.group(0))
+    m = ZERO_SHOT_STUDY.search(title)
+    if m and not ads:
+        ads, words = ["none"], [m.group(0)]
     if ads:
         f["adaptation"] = (ads, ", ".join(words))
     sam = SAM.search(title)
@@ -299,7 +307,8 @@ def result_fields(files: list[tuple[str, dict]]) -> tuple[dict, list[dict]]:
 
 # ----------------------------------------------------------------------------------------- assemble
 
-def build(pid: str, paper: dict, models: list[dict], results: list[tuple[str, dict]], rows: list[dict]) -> dict | None:
+def build(pid: str, paper: dict, models: list[dict], results: list[tuple[str, dict]], rows: list[dict],
+          abstract: dict | None = None) -> dict | None:
     fields: dict = {}
     inferred: set = set()
     evidence: list[dict] = []
@@ -329,6 +338,16 @@ def build(pid: str, paper: dict, models: list[dict], results: list[tuple[str, di
         if took:
             notes.append(f"{', '.join(took)} from the catalog's model entr{'ies' if len(models) > 1 else 'y'} {ids} "
                          "(read at the sources cited)")
+    if abstract:
+        f = abstract["fields"]
+        took = [k for k in schema.EXTRACTION_FIELDS if k in f and k not in fields]
+        for k in took:
+            fields[k] = f[k]
+        inferred |= set(abstract.get("inferred") or []) & set(took)
+        add(took, abstract["url"], abstract["locator"], abstract.get("quote"))
+        if took:
+            notes.append(f"{', '.join(took)} read in the paper's abstract"
+                         + (f" ({abstract['note']})" if abstract.get("note") else ""))
     if results:
         f, ev = result_fields(results)
         took = [k for k in ("datasets", "tasks") if k not in fields and f[k]]
@@ -410,6 +429,10 @@ def main(argv: list[str]) -> int:
         if r.get("alt"):
             by_title[norm(r["alt"])].append(r)
     order = {"plm2233": 0, "xia": 1, "xmindflow": 2, "sam4mis": 3}
+    abstracts = yaml.safe_load((Path(__file__).parent / "paper_abstracts.yaml").read_text(encoding="utf-8")) or {}
+    unknown = sorted(set(abstracts) - set(papers))
+    if unknown:
+        raise SystemExit(f"paper_abstracts.yaml: not an included paper: {', '.join(unknown)}")
     written = 0
     for pid, paper in papers.items():
         old = paper.get("extraction")
@@ -420,7 +443,7 @@ def main(argv: list[str]) -> int:
         if len(nt) > 15:
             hits += [r for r in by_title.get(nt, []) if r not in hits]
         hits.sort(key=lambda r: (order[r["key"]], r["line"]))
-        ext = build(pid, paper, by_paper.get(pid, []), results.get(pid, []), hits)
+        ext = build(pid, paper, by_paper.get(pid, []), results.get(pid, []), hits, abstracts.get(pid))
         path = ROOT / "papers" / f"{pid}.yaml"
         data = yaml.safe_load(path.read_text(encoding="utf-8"))  # read-modify-write, now
         if ext is None:
