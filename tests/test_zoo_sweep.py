@@ -426,3 +426,31 @@ def test_the_progress_bar_is_drawn_for_a_terminal_only(world, tmp_path, capsys, 
     monkeypatch.setattr(sys, "stderr", term)
     assert sweep(world, records, "--result", "tinyvit-probe-ok", "--format", "json") == 0
     assert "1/1" not in term.getvalue()
+
+
+def test_an_interrupted_ray_sweep_cancels_its_tasks_and_resumes(world, tmp_path, capsys, local_ray):
+    """Ctrl-C in the driver while Ray tasks run: the tasks still pending are cancelled (their atomic writes clean
+    up), the finished records stay, and the rerun skips exactly those."""
+    from fmreview.catalog import load
+    from fmreview.zoo.sweep import SweepInterrupted, plan_jobs, run_sweep
+
+    cat = load(world["catalog"])
+    plan = plan_jobs(cat, world["data"], checkpoint_root=world["checkpoints"])
+    records = tmp_path / "records"
+    seen = []
+
+    def stop_after_the_first(outcome):
+        seen.append(outcome)
+        if len(seen) == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(SweepInterrupted) as e:
+        run_sweep(cat, plan, records=records, catalog=world["catalog"], backend="ray", device="cpu", n_boot=50,
+                  on_outcome=stop_after_the_first)
+    done = [o for o in e.value.outcomes if o.status == "done"]
+    assert 1 <= len(done) < 4 and e.value.left == 4 - len(done)
+    assert f"interrupted: {len(done)} done, {4 - len(done)} left" in str(e.value)
+    written = record_files(records)
+    assert len(done) <= len(written) < 4 and not list(records.rglob("*.tmp"))
+    rc, jobs, _ = run_json(world, records, capsys, "--backend", "ray")
+    assert rc == 0 and sum(j["status"] == "skipped" for j in jobs.values()) == len(written)
