@@ -170,15 +170,17 @@ def field_coverage(frame: pd.DataFrame, fields, *, total: int | None = None) -> 
 
 
 def domains_per_year(frame: pd.DataFrame, *, modality: str = "modalities", task: str = "tasks",
-                     year: str = "year", top: int | None = None, sep: str = " × ") -> pd.DataFrame:
+                     year: str = "year", top: int | None = None, sep: str = " × ", skip=()) -> pd.DataFrame:
     """Application domains over time: papers per (modality × task) pair (rows, 'ct × segmentation') and year
     (columns). A paper counts once in every pair of its modalities and tasks; papers lacking either drop out.
-    ``top`` keeps the pairs with most papers (ties broken by name)."""
+    ``skip`` names modalities that are no domain of their own (the reports beside X-rays); ``top`` keeps the pairs
+    with most papers (ties broken by name)."""
     rows = []
+    skip = set(skip)
     for y, ms, ts in zip(frame[year], frame[modality], frame[task]):
         if y is None or y != y:
             continue
-        for m in dict.fromkeys(_words(ms)):
+        for m in dict.fromkeys(w for w in _words(ms) if w not in skip):
             for t in dict.fromkeys(_words(ts)):
                 rows.append((int(y), f"{m}{sep}{t}"))
     if not rows:

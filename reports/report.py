@@ -220,16 +220,18 @@ def _paper_trends(rep: Report, all_papers: pd.DataFrame, since: int | None, unti
                    f"catalog's results from it name them), the {len(top)} datasets used by most papers; n = {n_ds} "
                    f"papers with datasets.")
         rep.table(b, use.reset_index(), "paper_dataset_use", f"Papers per dataset and year (n = {n_ds} papers)")
-    dom = domains_per_year(p, top=15)
+    dom = domains_per_year(p, top=15, skip=vocab.PAIRED_MODALITIES)
     if len(dom):
-        n_dom = int((p.modalities.map(bool) & p.tasks.map(bool)).sum())
+        images = p.modalities.map(lambda ms: any(m not in vocab.PAIRED_MODALITIES for m in ms))
+        n_dom = int((images & p.tasks.map(bool) & p.year.notna()).sum())
         labels = {d: " × ".join((vocab.label("modality", d.split(" × ")[0]), vocab.label("task", d.split(" × ")[1])))
                   for d in dom.index}
         dom_l = dom.rename(index=labels)
         rep.figure(b, _heatmap(dom_l, "Application domains over time (papers)", "Year", "Modality × task"),
                    "paper_domains", f"Papers per application domain (modality × task) and year, the {len(dom)} "
                                     f"domains with most papers; a paper counts in each pair of its modalities and "
-                                    f"tasks; n = {n_dom} papers with both a modality and a task.")
+                                    f"tasks (text, EHR and genomics beside the images are no domain of their own); "
+                                    f"n = {n_dom} papers with an imaging modality, a task and a year.")
         rep.table(b, dom_l.reset_index(), "paper_domains", f"Papers per application domain and year (n = {n_dom})")
     ad = papers_per_year(p, "adaptation", order=vocab.words("adaptation"), all_years=span)
     if len(ad):

@@ -190,3 +190,9 @@ def test_shipped_papers_carry_extractions_and_the_report_shows_per_paper_trends(
     cov = pd.read_csv(tmp_path / "tables" / "paper_extraction_coverage.csv").set_index("field")
     assert cov.loc["task", "papers"] == int(df.tasks.map(bool).sum())
     assert (cov.papers == cov.from_paper + cov.from_list + cov.inferred).all()
+
+
+def test_domains_skip_paired_modalities(small_frame):
+    frame = small_frame.assign(modalities=[["ct", "text"], ["text"], [], ["mri"], ["ct"], ["ct"]])
+    d = T.domains_per_year(frame, skip={"text"})
+    assert list(d.index) == ["ct × segmentation"] and d.loc["ct × segmentation"].tolist() == [1, 0, 0, 1]
