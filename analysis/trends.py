@@ -195,10 +195,12 @@ def domains_per_year(frame: pd.DataFrame, *, modality: str = "modalities", task:
     return table
 
 
-def share_trends(table: pd.DataFrame, denominators: pd.Series, min_total: int = 5) -> pd.DataFrame:
+def share_trends(table: pd.DataFrame, denominators: pd.Series, min_total: int = 5,
+                 min_year_total: int = 5) -> pd.DataFrame:
     """For each column of a papers-per-year table: its share of the year's papers (``denominators``: papers per
-    year carrying the field) in the first and last year, and a Cochran–Armitage test for a linear trend in that
-    share. Columns with fewer than ``min_total`` papers are left out."""
+    year carrying the field) in the first and last year with at least ``min_year_total`` papers (a share of two
+    papers says little), and a Cochran–Armitage test for a linear trend in that share over every year (years
+    weigh by their papers). Columns with fewer than ``min_total`` papers are left out."""
     rows = []
     den = denominators.reindex(table.index, fill_value=0)
     for col in table.columns:
@@ -206,7 +208,7 @@ def share_trends(table: pd.DataFrame, denominators: pd.Series, min_total: int = 
         if x.sum() < min_total or (den > 0).sum() < 2:
             continue
         chi2, p = trend_in_share(x.to_numpy(), den.to_numpy(), scores=np.asarray(den.index, dtype=float))
-        nz = den[den > 0]
+        nz = den[den >= min_year_total] if (den >= min_year_total).sum() >= 2 else den[den > 0]
         rows.append({"group": col, "papers": int(x.sum()), "first_year": int(nz.index[0]), "last_year": int(nz.index[-1]),
                      "share_first_year": float(x[nz.index[0]] / nz.iloc[0]),
                      "share_last_year": float(x[nz.index[-1]] / nz.iloc[-1]), "chi2_trend": chi2, "pval": p})

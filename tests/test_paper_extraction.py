@@ -196,3 +196,14 @@ def test_domains_skip_paired_modalities(small_frame):
     frame = small_frame.assign(modalities=[["ct", "text"], ["text"], [], ["mri"], ["ct"], ["ct"]])
     d = T.domains_per_year(frame, skip={"text"})
     assert list(d.index) == ["ct × segmentation"] and d.loc["ct × segmentation"].tolist() == [1, 0, 0, 1]
+
+
+def test_share_trends_reports_shares_of_years_with_enough_papers():
+    t = pd.DataFrame({"lora": [2, 1, 3, 6]}, index=[2019, 2020, 2021, 2022])
+    den = pd.Series([2, 10, 10, 10], index=[2019, 2020, 2021, 2022])
+    s = T.share_trends(t, den).set_index("group")
+    assert s.loc["lora", ["first_year", "last_year"]].tolist() == [2020, 2022]  # 2019 has 2 papers only
+    assert s.loc["lora", "share_first_year"] == pytest.approx(0.1) and s.loc["lora", "share_last_year"] == pytest.approx(0.6)
+    loose = T.share_trends(t, den, min_year_total=1).set_index("group")
+    assert loose.loc["lora", "first_year"] == 2019 and loose.loc["lora", "share_first_year"] == 1.0
+    assert loose.loc["lora", "chi2_trend"] == pytest.approx(s.loc["lora", "chi2_trend"])  # the test uses every year
