@@ -495,15 +495,34 @@ _PROTOCOL_FIELDS: dict[str, Any] = {
     "note": (Optional[Text], None),
 }
 
+def _protocol_inferred(self):
+    """Each ``inferred`` name is a field the protocol sets: a top-level one or ``head.<field>``."""
+    for name in self.inferred:
+        top, _, sub = name.partition(".")
+        if top not in _PROTOCOL_FIELDS or top in ("inferred", "note") or (sub and top != "head") \
+                or (sub and sub not in Head.model_fields):
+            raise ValueError(f"inferred names {name!r}, which is not a protocol field; expected names such as "
+                             "input_size, resize, mean or head.k")
+        value = getattr(self, top)
+        if sub:
+            value = getattr(value, sub, None) if value is not None else None
+        if value in (None, [], ""):
+            raise ValueError(f"inferred names {name!r}, which is not set on this protocol")
+    return self
+
+
+_PROTOCOL_VALIDATORS = {"_inferred_names": model_validator(mode="after")(_protocol_inferred)}
+
 ProtocolSpec = create_model(
     "ProtocolSpec", __base__=Strict, __module__=__name__,
     __doc__="How a number was measured: what a re-run must do to be comparable. Fields the source does not state "
             "are left out (a re-run then uses the zoo's default and the record says so).",
-    **_PROTOCOL_FIELDS)
+    __validators__=_PROTOCOL_VALIDATORS, **_PROTOCOL_FIELDS)
 
 Protocol = create_model(
     "Protocol", __base__=Strict, __module__=__name__,
     __doc__="A named protocol (protocols/ID.yaml) that results refer to with `protocol: ID`.",
+    __validators__=_PROTOCOL_VALIDATORS,
     id=(Id, ...), name=(Text, ...), sources=(list[Source], Field(min_length=1)), **_PROTOCOL_FIELDS)
 
 

@@ -117,6 +117,9 @@ def _validate(cls, data: dict, path: Path, root: Path, problems: list[Problem]):
         name = yamlio.rel(path, root)
         for err in e.errors():
             loc = _clean_loc(err["loc"])
+            first = _message(err).split(" ", 1)[0]
+            if not loc and first in cls.model_fields:  # a whole-entry check: point at the field it names
+                loc = (first,)
             problems.append(Problem(name, yamlio.line_of(path, loc), _loc_text(loc), _message(err)))
         return None
 

@@ -85,6 +85,16 @@ def resolve(cat, result) -> Resolved:
     return Resolved(None, "inline", ref)
 
 
+def check_head(res: Resolved, recipe: str) -> None:
+    """ProtocolError unless the protocol's head (if it states one) is what ``recipe`` fits."""
+    head = getattr(res.spec, "head", None)
+    if head is not None and head.kind not in HEAD_KINDS[recipe]:
+        where = f"protocol {res.id!r}" if res.id else "the inline protocol"
+        raise ProtocolError(f"{where} has a {head.kind} head, but the result is re-run by the {recipe} recipe "
+                            f"(expected head kind {' or '.join(HEAD_KINDS[recipe])}); fix the result's setting or "
+                            "its protocol")
+
+
 def fill(res: Resolved, recipe: str, *, checkpoint_pre: dict | None, model_pre: dict | None, metric: str,
          seed: int = 0) -> Resolved:
     """Fill ``res.used`` with everything ``recipe`` needs: preprocessing, head, seeds, averaging.
@@ -93,13 +103,9 @@ def fill(res: Resolved, recipe: str, *, checkpoint_pre: dict | None, model_pre: 
     checkpoint's own config declares > the zoo's default. Raises ProtocolError when the protocol's head does not
     fit the recipe (a knn protocol on a linear-probe result is a catalog mistake, not something to guess around).
     """
+    check_head(res, recipe)
     spec = res.spec
     head = getattr(spec, "head", None)
-    if head is not None and head.kind not in HEAD_KINDS[recipe]:
-        where = f"protocol {res.id!r}" if res.id else "the inline protocol"
-        raise ProtocolError(f"{where} has a {head.kind} head, but the result is re-run by the {recipe} recipe "
-                            f"(expected head kind {' or '.join(HEAD_KINDS[recipe])}); fix the result's setting or "
-                            "its protocol")
     sources = [("protocol", _pre_of(spec)), ("catalog checkpoint", checkpoint_pre or {}),
                ("checkpoint config", model_pre or {})]
     defaults = {"size": 1024 if recipe == "promptable-segmentation" else 224,

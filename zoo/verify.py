@@ -39,7 +39,7 @@ from .datasets import DataError, check_classes, load_split
 from .device import pick_device
 from .download import fetch
 from .loading import load_model
-from .protocols import ProtocolError, Resolved, fill, head_kwargs, resolve
+from .protocols import ProtocolError, Resolved, check_head, fill, head_kwargs, resolve
 from .records import write_record
 from .registry import entry as zoo_entry
 from .registry import recipe_for, require_model, require_result
@@ -196,6 +196,7 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     p = plan(cat, model, result_id, ck.format if ck else None)
     try:
         proto = resolve(cat, p.result)
+        check_head(proto, p.recipe)  # a catalog mistake costs no download
     except ProtocolError as e:
         raise VerifyError(str(e)) from None
     if p.recipe == "zero-shot-classification" and p.result.class_prompts is None:
@@ -243,7 +244,10 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
         net_pre["size"] = image_size(net, 1024 if p.recipe == "promptable-segmentation" else 224)
     if p.recipe == "promptable-segmentation":
         net_pre.setdefault("mean", None)
-    fill(proto, p.recipe, checkpoint_pre=ck_pre, model_pre=net_pre, metric=p.result.metric, seed=seed)
+    try:
+        fill(proto, p.recipe, checkpoint_pre=ck_pre, model_pre=net_pre, metric=p.result.metric, seed=seed)
+    except ProtocolError as e:
+        raise VerifyError(str(e)) from None
     if proto.used.get("mean") is None and p.recipe != "promptable-segmentation":
         from .recipes import CLIP_MEAN, CLIP_STD
 
