@@ -137,13 +137,14 @@ def _with_modality(cat, data: pd.DataFrame) -> pd.DataFrame:
 
 
 def benchmark_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
-                    source=None, include_doubtful: bool = False) -> pd.DataFrame:
+                    source=None, include_doubtful: bool = False, verified_only: bool = False, values: str = "reported", records=None, log=None) -> pd.DataFrame:
     """Arm-level frame behind ``fmreview nma|rank --from-catalog``: columns study, treatment, yi, vi (NaN where no
     variance was reported), labels. Labels within a dataset are averaged (each dataset counts once); rows from
     several source documents make one study per dataset and source. ``attrs``: has_variances, note, left_out."""
     from .benchmark_tables import frame
 
-    cat, res, left = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful)
+    cat, res, left = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful,
+                               verified_only, values, records, log)
     if res.empty:
         raise UserError("no results match these filters (see fmreview results with the same filters)")
     df, has_v, note = frame(res)
@@ -157,25 +158,32 @@ def benchmark_frame(*, catalog=None, metric=None, setting=None, prompt=None, pro
 
 
 def contrast_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
-                   source=None, compare=None, include_doubtful: bool = False) -> pd.DataFrame:
+                   source=None, compare=None, include_doubtful: bool = False, verified_only: bool = False, values: str = "reported", records=None, log=None) -> pd.DataFrame:
     """A − B in every table cell where both were evaluated under one protocol, across sources: columns source,
     document, dataset, cell, yi (no sampling variances: a multilevel model's innermost level absorbs them)."""
     from .benchmark_tables import variant_contrasts
 
     if metric and not compare:
         raise UserError("--from-catalog with --random needs --compare MODEL_A MODEL_B")
-    cat, res, _ = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful)
+    cat, res, left = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful,
+                               verified_only, values, records, log)
     a, b = compare
     check_ids(cat, "model", [a, b])
     df = variant_contrasts(res, b, [a])
     if len(df) < 3:
         raise UserError(f"{a} and {b} share {len(df)} table cell(s) under these filters; need at least 3")
+    df.attrs["left_out"] = left
     return df
 
 
-def _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful):
-    """(catalog, the results an analysis may pool under the --from-catalog filters, counts left out)."""
+def _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful,
+              verified_only=False, values="reported", records=None, log=None):
+    """(catalog, the results an analysis may pool under the --from-catalog filters, counts left out). With
+    ``verified_only`` or ``values='reproduced'`` the zoo's verification records decide which results stay and
+    which value each carries (:func:`fmreview.reports.reproduced.apply`); ``left["evidence"]`` says so, and
+    ``log`` hears it at once (before a later step can fail on too few results)."""
     from .benchmark_tables import usable
+    from .reproduced import apply as apply_records
 
     if not metric:
         raise UserError("--from-catalog needs --metric (e.g. dice, auc)")
@@ -184,6 +192,11 @@ def _filtered(catalog, metric, setting, prompt, prompt_count, condition, source,
     res = cat.results_where(metric=metric, setting=setting, prompt=prompt, prompt_count=prompt_count,
                             condition=condition, source=source)
     res, left = usable(res, include_doubtful)
+    res, note = apply_records(res, verified_only=verified_only, values=values, records=records)
+    if note:
+        left["evidence"] = note
+        if log:
+            log(note)
     return cat, res, left
 
 
@@ -192,11 +205,12 @@ def _check_source(cat, source) -> None:
 
 
 def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
-                  source=None, compare=None, model=None, include_doubtful: bool = False):
+                  source=None, compare=None, model=None, include_doubtful: bool = False, verified_only: bool = False, values: str = "reported", records=None, log=None):
     """The effect-size frame behind ``fmreview meta --from-catalog``: (DataFrame with yi, vi, label; x label).
     Aggregate rows and (unless ``include_doubtful``) doubtful values are left out; ``attrs["left_out"]`` counts
     them."""
-    cat, res, left = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful)
+    cat, res, left = _filtered(catalog, metric, setting, prompt, prompt_count, condition, source, include_doubtful,
+                               verified_only, values, records, log)
     mname = vocab.label("metric", vocab.canonical("metric", metric) or metric)
     if compare:
         a, b = compare

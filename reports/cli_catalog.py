@@ -112,14 +112,20 @@ def register(sub) -> None:
     p.add_argument("--exclude-aggregates", action="store_true",
                    help="leave out results marked aggregate: (means over other results)")
     p.add_argument("--verified", action="store_true",
-                   help="add the zoo's verification records (reproduced value and verdict) beside each result")
-    p.add_argument("--records", metavar="DIR", help="with --verified: records directory")
+                   help="only the results with a verification record of the zoo: reported and reproduced side by "
+                   "side (fraction scale), the reproduced 95%% CI, the verdict and the number of runs; where a result "
+                   "has several runs, a full run against the current catalog value speaks for it, the newest first")
+    p.add_argument("--records", metavar="DIR", help="with --verified: the records folder (default $FMREVIEW_RECORDS "
+                   "or the zoo's default)")
     p.set_defaults(handler=cmd_results)
 
     p = sub.add_parser("show", help="one entry with everything linked to it")
     _catalog_arg(p)
     p.add_argument("id")
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    p.add_argument("--records", metavar="DIR", help="the zoo's records folder: a result (or a model's results) "
+                   "with a verification record shows reproduced beside reported (default $FMREVIEW_RECORDS or the "
+                   "zoo's default folder, where it exists)")
     p.set_defaults(handler=cmd_show)
 
 
@@ -286,14 +292,12 @@ def cmd_results(args) -> int:
                            modality=args.modality, anatomy=args.anatomy,
                            include_doubtful=not args.exclude_doubtful, include_aggregates=not args.exclude_aggregates)
     if args.verified:
-        from fmreview.zoo.records import load_records
+        from .reproduced import chosen, side_by_side
+        from .reproduced import load as load_records
 
-        rec = load_records(args.records)[["result", "reproduced", "ci_low", "ci_high", "verdict"]]
-        rec = rec.rename(columns={"result": "id", "ci_low": "reproduced_ci_low", "ci_high": "reproduced_ci_high"})
-        df = df.merge(rec.drop_duplicates("id", keep="last"), on="id", how="left")
+        table = side_by_side(chosen(load_records(args.records, required=True), df))
         wide = getattr(args, "wide", False)
-        sys.stdout.write(render(df, args.format, ["id", "model", "dataset", "subset", "metric", "value", "reproduced",
-                                                  "verdict", "locator"], max_width=None if wide else WRAP,
+        sys.stdout.write(render(table, args.format, list(table.columns), max_width=None if wide else WRAP,
                                 wrap=not wide))
         return 0
     if args.format == "table":  # csv and json keep the frame's own columns (aggregate, doubt, source_paper ...)
@@ -309,8 +313,34 @@ def cmd_show(args) -> int:
     cat = _load(args)
     check_ids(cat, "entry", [args.id])
     doc = linked(cat, args.id)
+    _with_reproduced(doc, cat, args)
     if args.format == "json":
         print(json.dumps(doc, indent=2, default=str))
     else:
         sys.stdout.write(dumps(doc))
     return 0
+
+
+def _with_reproduced(doc: dict, cat, args) -> None:
+    """``show RESULT`` / ``show MODEL``: the zoo's chosen record of each result beside its reported value."""
+    from .reproduced import chosen, for_result
+    from .reproduced import load as load_records
+
+    if "result" not in doc and "model" not in doc:
+        return
+    records = load_records(getattr(args, "records", None), required=True)
+    if records.empty:
+        return
+    res = cat.results
+    if "result" in doc:
+        table = chosen(records, res[res["id"] == args.id])
+        got = for_result(table, args.id)
+        if got:
+            doc["reproduced"] = got
+        return
+    table = chosen(records, res[res["model"] == args.id])
+    for row in doc.get("results", []):  # beside each reported value, in its unit
+        got = for_result(table, row["id"])
+        if got:
+            row.update(reproduced=got["reproduced"], reproduced_ci=[got.get("ci_low"), got.get("ci_high")],
+                       verdict=got["verdict"] + (" (stale)" if got["stale"] else ""), record=got["record"])

@@ -63,6 +63,7 @@ def register(sub) -> None:
     p.add_argument("--compare", nargs=2, metavar=("MODEL_A", "MODEL_B"),
                    help="with --from-catalog: effect = A − B on each dataset both were evaluated on")
     p.add_argument("--model", help="with --from-catalog and no --compare: pool one model's results")
+    evidence_filters(p)
     p.set_defaults(handler=cmd_meta)
 
     p = sub.add_parser("nma", help="network meta-analysis of arm-level results (a score per model per dataset)")
@@ -81,6 +82,7 @@ def register(sub) -> None:
     p.add_argument("--forest", metavar="PATH", help="write a forest plot of the effects against the reference")
     catalog_filters(p, "the catalog's results instead of FILE (the metric's direction sets --lower-is-better)")
     p.add_argument("--include-doubtful", action="store_true", help="with --from-catalog: keep values marked doubtful")
+    evidence_filters(p)
     p.set_defaults(handler=cmd_nma)
 
 
@@ -95,6 +97,31 @@ def catalog_filters(p, what: str) -> None:
     p.add_argument("--condition", metavar="TEXT", help="with --from-catalog: results under this condition, as the "
                    "catalog names it (e.g. 'input 256×256')")
     p.add_argument("--source", help="with --from-catalog: source paper id")
+
+
+def evidence_filters(p) -> None:
+    """``--verified-only``, ``--values`` and ``--records``: the zoo's verification records as evidence (meta, nma;
+    the rule is :mod:`fmreview.reports.reproduced`'s)."""
+    p.add_argument("--verified-only", action="store_true",
+                   help="with --from-catalog: only results the reference zoo re-ran with the verdict 'reproduced' "
+                   "(a full run under the protocol the result states, within its tolerance); 'not reproduced', "
+                   "'inconclusive' (CI covers the reported value, or a --limit run), 'indicative' (no protocol "
+                   "stated) and stale records (the catalog value changed since) do not count")
+    p.add_argument("--values", choices=("reported", "reproduced"), default="reported",
+                   help="with --from-catalog: pool the values the sources reported (default) or the zoo's reproduced "
+                   "ones, each with its record's 95%% bootstrap CI as its uncertainty; 'reproduced' keeps only "
+                   "results with a record of a full run under the stated protocol (any verdict but 'indicative'; "
+                   "not stale)")
+    p.add_argument("--records", metavar="DIR", help="with --verified-only or --values reproduced: the records "
+                   "folder (default $FMREVIEW_RECORDS or the zoo's default)")
+
+
+def _evidence(args) -> dict:
+    """The evidence options as keyword arguments of the catalog frames; refused without --from-catalog."""
+    if not args.from_catalog and (args.verified_only or args.values != "reported" or args.records):
+        raise UserError("--verified-only, --values and --records select catalog results: add --from-catalog")
+    return {"verified_only": args.verified_only, "values": args.values, "records": args.records,
+            "log": lambda note: print(f"note: {note}", file=sys.stderr)}
 
 
 def _read_csv(path: str) -> pd.DataFrame:
@@ -260,12 +287,14 @@ def _say_left_out(left) -> None:
 def cmd_meta(args) -> int:
     xlabel = "Effect size"
     label = args.label
+    evidence = _evidence(args)
     if args.from_catalog and args.random:
         from .catalog_meta import contrast_frame
 
         df = contrast_frame(catalog=args.catalog, metric=args.metric, setting=args.setting, prompt=args.prompt,
                             prompt_count=args.prompt_count, condition=args.condition, source=args.source,
-                            compare=args.compare)
+                            compare=args.compare, **evidence)
+        _say_left_out(df.attrs.get("left_out"))
         return cmd_meta_mv(args, df, "yi", None)
     if args.from_catalog:
         from .catalog_meta import catalog_frame
@@ -273,7 +302,7 @@ def cmd_meta(args) -> int:
         df, xlabel = catalog_frame(catalog=args.catalog, metric=args.metric, setting=args.setting,
                                    prompt=args.prompt, prompt_count=args.prompt_count, condition=args.condition,
                                    source=args.source, compare=args.compare, model=args.model,
-                                   include_doubtful=args.include_doubtful)
+                                   include_doubtful=args.include_doubtful, **evidence)
         _say_left_out(df.attrs.get("left_out"))
         yi, vi, label = "yi", "vi", "label"
     else:
@@ -410,6 +439,7 @@ def cmd_nma(args) -> int:
     vi = args.vi
     lower = args.lower_is_better
     note = None
+    evidence = _evidence(args)
     if args.from_catalog:
         if args.file:
             raise UserError("give FILE.csv or --from-catalog, not both")
@@ -418,7 +448,7 @@ def cmd_nma(args) -> int:
 
         df = benchmark_frame(catalog=args.catalog, metric=args.metric, setting=args.setting, prompt=args.prompt,
                              prompt_count=args.prompt_count, condition=args.condition, source=args.source,
-                             include_doubtful=args.include_doubtful)
+                             include_doubtful=args.include_doubtful, **evidence)
         study, treatment, yi = "study", "treatment", "yi"
         vi = "vi" if df.attrs.get("has_variances") else None
         lower = _metric_lower_is_better(args.metric, args.lower_is_better)

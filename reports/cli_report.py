@@ -14,6 +14,8 @@ def register(sub) -> None:
                    "(left out by default)")
     p.add_argument("--review", metavar="DIR", help="review folder whose decisions give the PRISMA flow (default: the "
                    "catalog's own review/ folder where it has one, else its prisma.csv)")
+    p.add_argument("--records", metavar="DIR", help="the zoo's verification records for the Reproduced section "
+                   "(default: $FMREVIEW_RECORDS or the zoo's default folder, where it exists)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=cmd_report)
 
@@ -22,7 +24,8 @@ def cmd_report(args) -> int:
     from .report import build_report
 
     out = build_report(args.out, catalog=args.catalog, quiet=args.quiet, since=args.since, until=args.until,
-                       include_doubtful=args.include_doubtful, review=args.review)
+                       include_doubtful=args.include_doubtful, review=args.review,
+                       records=args.records)
     if not args.quiet:
         print(f"wrote {out / 'report.html'} and {out / 'report.md'}")
     return 0

@@ -31,6 +31,7 @@ from .cli import UserError
 from .plotting import PALETTE, plt, save
 from .prisma_plot import prisma_figure
 from .report_pooling import pooled_section
+from .reproduced import section as reproduced_section
 
 
 
@@ -345,11 +346,12 @@ def _trends(rep: Report, all_models: pd.DataFrame, all_papers: pd.DataFrame, r: 
 
 
 def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: int | None = None,
-                 until: int | None = None, include_doubtful: bool = False, review=None) -> Path:
+                 until: int | None = None, include_doubtful: bool = False, review=None, records=None) -> Path:
     """The whole review report. ``since``/``until`` bound the years of the trend analysis (a review's search
     window; a year still being published would read as a decline); the evidence base and the pooled results
     always use the whole catalog. ``review`` is a review folder whose decisions give the PRISMA flow (default:
-    the catalog's own ``review/`` folder where it has one)."""
+    the catalog's own ``review/`` folder where it has one). ``records`` is the zoo's records folder for the
+    Reproduced section (default: $FMREVIEW_RECORDS or the zoo's default folder, where it exists)."""
     if since is not None and until is not None and since > until:
         raise UserError(f"--since {since} is after --until {until}")
     out = Path(out_dir)
@@ -387,11 +389,10 @@ def build_report(out_dir: Path | str, catalog=None, quiet: bool = False, since: 
     b = rep.section("PRISMA 2020 flow")
     _prisma_section(rep, b, out, cat, p, review)
 
-    # ---- reproduced results (zoo), when records exist
-    rec = _zoo_records()
-    if rec is not None and len(rec):
-        b = rep.section("Reported vs reproduced")
-        rep.table(b, rec, "reproduced", "Verification records of the reference zoo")
+    # ---- reproduced results: the zoo's verification records as evidence (an honest sentence when none)
+    rep.log("reported vs reproduced")
+    b = rep.section("Reproduced")
+    reproduced_section(rep, b, r, records)
 
     # ---- methods
     b = rep.section("Methods")
@@ -525,17 +526,6 @@ def _host(url: str) -> str:
 def _prisma_figure(pr: Prisma, assumed: bool = False, note: str | None = None):
     """The flow diagram (kept under this name for callers of the report module; see prisma_plot)."""
     return prisma_figure(pr, assumed, note)
-
-
-def _zoo_records():
-    try:
-        from fmreview.zoo.records import load_records  # the zoo is optional
-    except Exception:
-        return None
-    try:
-        return load_records()
-    except Exception:
-        return None
 
 
 # ------------------------------------------------------------------------------------------------ writers

@@ -268,8 +268,8 @@ def test_results_query_shows_reported_and_reproduced(hub, tiny_vit, tmp_path, ca
     assert main(["results", "--catalog", str(cat), "--model", "tinyvit", "--verified", "--records", str(records),
                  "--format", "json"]) == 0
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
-    assert rows["tinyvit-probe-wrong"]["value"] == 0.6 and rows["tinyvit-probe-wrong"]["verdict"] == "not reproduced"
-    assert rows["tinyvit-probe-ok"]["verdict"] is None  # not verified yet
+    assert rows["tinyvit-probe-wrong"]["reported"] == 0.6 and rows["tinyvit-probe-wrong"]["verdict"] == "not reproduced"
+    assert "tinyvit-probe-ok" not in rows  # not verified yet: --verified lists results with records only
 
 
 def test_unpinned_checkpoint_takes_configs_and_one_copy_of_the_weights(hub, tiny_vit, tmp_path, monkeypatch):
