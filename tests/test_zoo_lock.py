@@ -218,3 +218,33 @@ def test_conflicting_pin_noncanonical_file_dry_run_and_bad_arguments(hub, tmp_pa
                       (["medsam", "--catalog", str(cat2)], "medsam: the catalog lists no Hugging Face checkpoint")):
         code, _, err = lock(capsys, *argv)
         assert code == 1 and msg in err and "Traceback" not in err
+
+
+def test_verify_after_lock_runs_on_the_locked_bytes(hub, tmp_path, capsys):
+    """A real checkpoint (transformers save_pretrained), locked, then the repository's main moves to broken
+    weights: zoo verify still fetches the locked commit, loads it, and its record names that commit and the
+    pinned sha256."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import zoo_fixtures as Z
+
+    real = Z.files(Z.vit(tmp_path / "vit"))
+    hub.add("test/tinyvit", real)
+    cat = make_catalog(tmp_path / "catalog", None, capsys)
+    assert lock(capsys, "tinyvit", "--catalog", str(cat))[0] == 0
+    locked = hub.commits["test/tinyvit"]
+    hub.add("test/tinyvit", dict(real, **{"model.safetensors": b"not weights at all"}))
+    data = tiny_zoo.synthetic_medmnist(tmp_path / "synth.npz")
+    records = tmp_path / "records"
+    code = main(["zoo", "verify", "tinyvit", "--catalog", str(cat), "--data", str(data), "--records", str(records),
+                 "--device", "cpu", "--bootstrap", "50", "--result", "tinyvit-probe-ok", "--quiet"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    rec = json.loads(next(records.glob("*.json")).read_text())
+    pinned = {f["path"]: f["sha256"]
+              for f in yaml.safe_load((cat / "models" / "tinyvit.yaml").read_text())["checkpoints"][0]["files"]}
+    assert rec["checkpoint_revision"] == locked and rec["checkpoint_pinned"] is True
+    assert rec["checkpoint_sha256"] == pinned
+    assert pinned["model.safetensors"] == sha(real["model.safetensors"])
+    resolved = [p for m, p in hub.requests if "/resolve/" in p]
+    assert resolved and all(f"/resolve/{locked}/" in p for p in resolved)
