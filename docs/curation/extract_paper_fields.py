@@ -297,7 +297,7 @@ def result_fields(files: list[tuple[str, dict]]) -> tuple[dict, list[dict]]:
                 ds.append(r["dataset"])
             if r["task"] not in tasks:
                 tasks.append(r["task"])
-            loc = re.split(r",\s*row", r["locator"])[0]
+            loc = re.sub(r"\s*\(line \d+\)", "", re.split(r",\s*row", r["locator"])[0])
             if loc not in locs:
                 locs.append(loc)
         shown = "; ".join(locs[:4]) + (f"; … ({len(locs)} locators)" if len(locs) > 4 else "")
