@@ -240,7 +240,7 @@ def scatter(table: pd.DataFrame):
     ax.set_xlabel("Reported (fraction)")
     ax.set_ylabel("Reproduced by the zoo (95% bootstrap CI)")
     ax.set_title("Reported vs reproduced")
-    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.legend(fontsize=7, frameon=True, framealpha=0.85, loc="best")
     return fig
 
 

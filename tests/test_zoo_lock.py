@@ -212,6 +212,13 @@ def test_conflicting_pin_noncanonical_file_dry_run_and_bad_arguments(hub, tmp_pa
     code, out, _ = lock(capsys, "tinyvit", "--catalog", str(cat2), "--dry-run")
     assert code == 0 and "would change" in out and e2.read_bytes() == before3
 
+    import huggingface_hub.constants as C
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(C, "HF_HUB_OFFLINE", True)
+        code, _, err = lock(capsys, "tinyvit", "--catalog", str(cat2))
+        assert code == 1 and "HF_HUB_OFFLINE is set" in err and e2.read_bytes() == before3
+
     for argv, msg in ((["--catalog", str(cat2)], "give a model id or --all"),
                       (["tinyvit", "--all", "--catalog", str(cat2)], "give a model id or --all"),
                       (["tinyvitt", "--catalog", str(cat2)], "no model 'tinyvitt' in the catalog; did you mean 'tinyvit'"),

@@ -74,7 +74,12 @@ def resolve(checkpoint, *, token: str | None = None, retries: int = 3, cache_dir
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
+    from huggingface_hub import constants
+
     repo, rev = checkpoint.repo_id, checkpoint.revision
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        raise DownloadError(f"{repo}: HF_HUB_OFFLINE is set, and locking asks the hub which commit and bytes it "
+                            "serves; unset it to lock")
     endpoint = os.environ.get("HF_ENDPOINT") or None
     token = hub_token(token)
     failed = lambda e: f"{repo}: the hub did not answer after {retries} attempts ({e})"  # noqa: E731
