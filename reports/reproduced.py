@@ -118,7 +118,7 @@ def chosen(records: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     })
     out["delta"] = out["reproduced"] - out["reported"]
     out["tolerance"] = pd.to_numeric(best["tolerance"], errors="coerce").to_numpy(dtype=float)
-    out["verdict"] = best["verdict"].to_numpy()
+    out["verdict"] = best["verdict"].fillna("no verdict").astype(str).to_numpy()
     out["n"] = pd.array(best["n"].to_numpy(), dtype="Int64")
     out["runs"] = runs.loc[best.index].to_numpy()
     full, stale = best["full"].to_numpy(dtype=bool), best["stale"].to_numpy(dtype=bool)
