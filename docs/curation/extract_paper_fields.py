@@ -15,7 +15,9 @@ of the text at that commit. Sources, in order of precedence for each field:
    Medical Image Segmentation"). A heading that is a vocabulary word or alias is read; a heading that has to be
    mapped onto a word (xmindflow's "Textual Prompted Models", PLM2233's "Dermatology Models") is listed in
    `inferred`;
-4. the title (as the list row or the paper's page prints it): modality, adaptation, family, model group and band
+4. the modalities of the catalog datasets it uses, where nothing above gives a modality (inferred; the evidence
+   is where each dataset entry read them, of kind list, since it is not the paper itself);
+5. the title (as the list row or the paper's page prints it): modality, adaptation, family, model group and band
    named by a keyword ("CT", "Adapter", "LoRA", "SAM", "polyp"): always `inferred`.
 
 A field no source gives is left out. Existing extraction blocks written by hand (their note does not start with
@@ -314,7 +316,7 @@ def build(pid: str, paper: dict, models: list[dict], results: list[tuple[str, di
     evidence: list[dict] = []
     notes: list[str] = []
 
-    def add(ev_fields: list[str], url: str, locator: str, quote: str | None = None):
+    def add(ev_fields: list[str], url: str, locator: str, quote: str | None = None, kind: str | None = None):
         ev_fields = [f for f in schema.EXTRACTION_FIELDS if f in ev_fields]
         if not ev_fields:
             return
@@ -322,7 +324,8 @@ def build(pid: str, paper: dict, models: list[dict], results: list[tuple[str, di
             if e["url"] == url and e["locator"] == locator and e.get("quote") == quote:
                 e["fields"] = [f for f in schema.EXTRACTION_FIELDS if f in set(e["fields"]) | set(ev_fields)]
                 return
-        item = {"fields": ev_fields, "kind": "list" if LIST_URL.search(url) else "paper", "url": url, "locator": locator}
+        item = {"fields": ev_fields, "kind": kind or ("list" if LIST_URL.search(url) else "paper"), "url": url,
+                "locator": locator}
         if quote:
             item["quote"] = quote
         evidence.append(item)
@@ -375,6 +378,23 @@ def build(pid: str, paper: dict, models: list[dict], results: list[tuple[str, di
         inferred |= inf & set(took)
         where = f"README, section \"{sec}\", row at line {row['line']}" + (f" (dated {row['date']})" if row.get("date") else "")
         add(took, list_url(row["key"]), where, sec.split(" / ")[-1])
+    # modalities of the catalog datasets the paper uses (inferred: a paper studies what its datasets hold)
+    if "modalities" not in fields and fields.get("datasets") and DATASETS:
+        used = [DATASETS[d] for d in fields["datasets"] if d in DATASETS]
+        mods = []
+        for d in used:
+            mods += [m for m in d.get("modalities") or [] if m not in mods]
+        if mods:
+            fields["modalities"] = mods
+            inferred.add("modalities")
+            for d in used:
+                src = (d.get("sources") or [None])[0]
+                if src:
+                    # where the dataset's modalities were read: not the paper itself (kind list)
+                    add(["modalities"], src["url"], src["locator"], f"dataset {d['id']}: modalities "
+                        + ", ".join(d.get("modalities") or []), kind="list")
+            notes.append("modalities inferred from the catalog entries of its datasets "
+                         f"({', '.join(d['id'] for d in used)})")
     # title keywords: the row's title where a list gave one, else the paper entry's own
     row = rows[0] if rows else None
     title = row["title"] if row else paper["title"]
@@ -401,7 +421,11 @@ def build(pid: str, paper: dict, models: list[dict], results: list[tuple[str, di
     return ext
 
 
+DATASETS: dict[str, dict] = {}
+
+
 def main(argv: list[str]) -> int:
+    DATASETS.update(load_kind("datasets"))
     papers = load_kind("papers")
     # the review's included papers (catalog/data/review): papers added since carry their curators' own extraction
     import json
