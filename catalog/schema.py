@@ -439,6 +439,11 @@ class Head(Strict):
     weight_decay: Optional[Annotated[Number, Field(ge=0)]] = None
     momentum: Optional[Annotated[Number, Field(ge=0)]] = None
     early_stopping: Optional[Text] = Field(None, description="In the source's words: 'patience 5% of max epochs'.")
+    patience: Optional[Annotated[Integer, Field(gt=0)]] = Field(
+        None, description="Early stopping: epochs without improvement of ``monitor`` on the validation split; the "
+        "head of the best validation epoch is kept.")
+    monitor: Optional[Literal["loss", "accuracy", "balanced-accuracy"]] = Field(
+        None, description="What early stopping watches on the validation split.")
     l2: Optional[Annotated[Number, Field(ge=0)]] = Field(None, description="L2 penalty of a logistic regression.")
     max_iter: Optional[Annotated[Integer, Field(gt=0)]] = None
     k: Optional[Annotated[Integer, Field(gt=0)]] = None
@@ -464,7 +469,7 @@ class Head(Strict):
                 raise ValueError(f"{name} {bad[0]!r} has no '{{}}' for the class name")
         allowed = {
             "linear": {"optimiser", "schedule", "epochs", "max_steps", "learning_rate", "batch_size", "weight_decay",
-                       "momentum", "early_stopping"},
+                       "momentum", "early_stopping", "patience", "monitor"},
             "logistic-regression": {"optimiser", "l2", "max_iter"},
             "knn": {"k", "temperature", "weighting", "distance", "center", "normalise"},
             "zero-shot": {"templates", "negative_templates", "logit_scale"},

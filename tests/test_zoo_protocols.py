@@ -200,6 +200,16 @@ def test_linear_head_trains_as_stated():
     assert np.array_equal(a, b) and not np.allclose(a, c)  # one seed, one result; seeds differ
     none = linear_head(x, y, x, optimiser="sgd", max_steps=1, learning_rate=1e-9, batch_size=8, seed=3)[1]
     assert M.accuracy(y, none.argmax(1)) < 0.9  # 1 step at ~0 lr: untrained, so steps are honoured
+    # early stopping: on a validation split whose labels contradict the train split, the best epoch is the first,
+    # so the kept head is far from the one trained for every epoch
+    flipped = (y + 1) % 3
+    full = linear_head(x, y, x, optimiser="adam", epochs=60, learning_rate=0.003, batch_size=16, seed=1)[1]
+    early = linear_head(x, y, x, optimiser="adam", epochs=60, learning_rate=0.003, batch_size=16, seed=1, val_x=x,
+                        val_y=flipped, patience=2, monitor="accuracy")[1]
+    assert M.accuracy(y, full.argmax(1)) > 0.9 > 0.8 > M.accuracy(y, early.argmax(1))
+    same = linear_head(x, y, x, optimiser="adam", epochs=60, learning_rate=0.003, batch_size=16, seed=1, val_x=x,
+                       val_y=y, patience=100, monitor="loss")[1]
+    assert M.accuracy(y, same.argmax(1)) > 0.9  # patience never runs out: the best-loss epoch is a trained one
     with pytest.raises(ValueError, match="optimiser 'rmsprop'"):
         linear_head(x, y, x, optimiser="rmsprop")
 
@@ -298,6 +308,8 @@ PROTOCOL = """
       batch_size: 8
       weight_decay: 0.0
       schedule: cosine
+      patience: 5
+      monitor: accuracy
     seeds: [0, 1]
 """
 
@@ -332,6 +344,7 @@ def test_verify_honours_a_named_protocol_and_records_it(timm_ckpt, tmp_path, cap
     assert p["used"]["size"] == 32 and p["used"]["resize"] == "shortest-edge" and p["used"]["std"] == [0.25] * 3
     assert p["used"]["head.optimiser"] == "sgd" and p["used"]["head.epochs"] == 40 and p["used"]["seeds"] == [0, 1]
     assert p["provenance"]["size"] == "protocol" and p["stated"]["head"]["learning_rate"] == 0.05
+    assert p["used"]["head.patience"] == 5 and p["not_applied"] == []  # the .npz has a val split to stop on
     assert len(rec["runs"]) == 2 and rec["reproduced"] == pytest.approx(np.mean(rec["runs"]))
     assert rec["verdict"] == "reproduced"
 
@@ -377,7 +390,7 @@ def test_knn_and_linear_probe_share_cached_features(timm_ckpt, tmp_path, monkeyp
     second = verify(cat, "tiny", result_id="tiny-knn", **kw)  # same checkpoint x data x preprocessing: no encoder
     assert calls == [] and second["verdict"] == "reproduced" and first["n"] == second["n"]
     verify(cat, "tiny", result_id="tiny-named", **kw)  # another preprocessing (its std): its own features
-    assert len(calls) == 2 and len(list(cache.iterdir())) == 4
+    assert len(calls) == 3 and len(list(cache.iterdir())) == 5  # train, test and val (early stopping)
     assert not [p for p in cache.iterdir() if not p.name.endswith(".npy")]  # nothing half-written left
 
 

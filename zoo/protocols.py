@@ -138,8 +138,10 @@ def fill(res: Resolved, recipe: str, *, checkpoint_pre: dict | None, model_pre: 
     for name, value in stated.items():
         if f"head.{name}" not in res.used:
             res.set(f"head.{name}", value, "protocol")
-    if "early_stopping" in stated:  # needs a validation split the zoo does not hold out: it trains every epoch
+    if "early_stopping" in stated and "patience" not in stated:  # words only: the zoo trains every epoch
         res.not_applied.append("head.early_stopping")
+    if "patience" in stated and "monitor" not in stated:
+        res.set("head.monitor", "loss", "zoo default")
     if "schedule" in stated and schedule_name(stated["schedule"]) is None:
         res.not_applied.append("head.schedule")
 

@@ -137,11 +137,14 @@ def linear_probe(train_x, train_y, test_x, *, l2: float = 1e-3, iters: int = 200
 
 def linear_head(train_x, train_y, test_x, *, optimiser: str = "sgd", epochs: int = 100, max_steps: int | None = None,
                 learning_rate: float = 1e-3, batch_size: int = 256, weight_decay: float = 0.0, momentum: float = 0.9,
-                schedule: str | None = None, seed: int = 0, **_ignored):
+                schedule: str | None = None, seed: int = 0, val_x=None, val_y=None, patience: int | None = None,
+                monitor: str = "loss", **_ignored):
     """A linear layer on frozen features trained with cross entropy by ``optimiser`` (sgd, adam, adamw) for
     ``epochs`` passes over the train split in shuffled mini-batches (or ``max_steps`` steps, whichever the
     protocol states), with a constant or cosine learning-rate ``schedule``. Features are used as they are (no
-    standardisation: eva's head sees the raw embeddings). Returns (classes, test probabilities)."""
+    standardisation: eva's head sees the raw embeddings). With a validation split and ``patience``, training
+    stops after ``patience`` epochs without improvement of ``monitor`` (loss, accuracy, balanced-accuracy) on it,
+    and the head of the best epoch is kept. Returns (classes, test probabilities)."""
     import torch
 
     from .protocols import schedule_name
@@ -167,6 +170,13 @@ def linear_head(train_x, train_y, test_x, *, optimiser: str = "sgd", epochs: int
     per_epoch = -(-n // bs)
     steps = int(max_steps) if max_steps else int(epochs) * per_epoch
     cosine = schedule_name(schedule) == "cosine"
+    watch = patience is not None and val_x is not None and len(val_x) > 0
+    if watch:
+        keep = np.isin(val_y, classes)  # a validation class the train split lacks cannot be predicted
+        xv = torch.as_tensor(np.asarray(val_x)[keep], dtype=torch.float32)
+        yv_raw = np.asarray(val_y)[keep]
+        yv = torch.as_tensor(np.searchsorted(classes, yv_raw))
+    best, best_state, stale = None, None, 0
     step = 0
     while step < steps:
         order = torch.randperm(n, generator=g)
@@ -182,6 +192,24 @@ def linear_head(train_x, train_y, test_x, *, optimiser: str = "sgd", epochs: int
             loss.backward()
             opt.step()
             step += 1
+        if watch and len(yv):
+            with torch.no_grad():
+                logits = layer(xv)
+            if monitor == "loss":
+                score = -float(torch.nn.functional.cross_entropy(logits, yv))
+            else:
+                pred = classes[logits.argmax(1).numpy()]
+                score = (float(np.mean(pred == yv_raw)) if monitor == "accuracy"
+                         else float(np.mean([np.mean(pred[yv_raw == c] == c) for c in np.unique(yv_raw)])))
+            if best is None or score > best:
+                best, stale = score, 0
+                best_state = {k: v.clone() for k, v in layer.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= patience:
+                    break
+    if best_state is not None:
+        layer.load_state_dict(best_state)
     with torch.no_grad():
         p = torch.softmax(layer(xe), dim=1).numpy()
     return classes, p

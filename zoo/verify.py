@@ -271,7 +271,8 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
         n_seen = len(test.labels)
     else:
         ftr, fte = run.features(train, "train"), run.features(test, "test")
-        classes, prob = run.head(ftr, train.labels, fte)
+        val = run.validation(data) if proto.used.get("head.patience") else None
+        classes, prob = run.head(ftr, train.labels, fte, val)
         n_seen = len(train.labels) + len(test.labels)
     elapsed = time.perf_counter() - t0
     fn = METRIC_FNS[p.result.metric]
@@ -340,12 +341,25 @@ class _Run:
             write_bytes_atomic(path, buf.getvalue())
         return arr
 
-    def head(self, ftr, ytr, fte):
+    def validation(self, data):
+        """(features, labels) of the data's validation split for early stopping, or None (then the protocol's
+        patience is not applied, and the record says so)."""
+        try:
+            val = load_split(data, "val")
+            check_classes(val, "val")
+        except DataError:
+            self.proto.not_applied.append("head.patience (the data have no usable validation split)")
+            return None
+        return self.features(val, "val"), val.labels
+
+    def head(self, ftr, ytr, fte, val=None):
         """(classes, probabilities N × runs × C) from the protocol's head, one run per seed for a trained one."""
         from .recipes import knn, linear_head, linear_probe
 
         kw = head_kwargs(self.proto)
         kind = kw.pop("kind")
+        if val is not None:
+            kw["val_x"], kw["val_y"] = val
         if kind == "knn":
             classes, prob = knn(ftr, ytr, fte, **kw)
             return classes, prob[:, None]
