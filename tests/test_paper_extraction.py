@@ -207,3 +207,32 @@ def test_share_trends_reports_shares_of_years_with_enough_papers():
     loose = T.share_trends(t, den, min_year_total=1).set_index("group")
     assert loose.loc["lora", "first_year"] == 2019 and loose.loc["lora", "share_first_year"] == 1.0
     assert loose.loc["lora", "chi2_trend"] == pytest.approx(s.loc["lora", "chi2_trend"])  # the test uses every year
+
+
+# ------------------------------------------------------------------------------------- the extraction script's rules
+
+def _script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "curation" / "extract_paper_fields.py"
+    spec = importlib.util.spec_from_file_location("extract_paper_fields", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_title_keywords_infer_only_what_the_title_names():
+    tf = _script().title_fields
+    f = tf("Ultrasound SAM Adapter: Adapting SAM for Breast Lesion Segmentation in Ultrasound Images", has_tasks=True)
+    assert f["modalities"][0] == ["ultrasound"] and f["adaptation"][0] == ["adapter"]
+    assert f["family"][0] == "vision-only" and f["band"][0] == "organ-task-specific"
+    # a method that claims zero-shot ability is not a model used as it is; an evaluation of zero-shot use is
+    assert "adaptation" not in tf("TongueSAM: An Universal Tongue Segmentation Model Based on SAM with Zero-Shot", True)
+    assert tf("Exploring the Zero-Shot Capabilities of SAM in 2D Medical Imaging", True)["adaptation"][0] == ["none"]
+    # "Contextual" is no text: SAM-MIL stays vision-only; a CLIP title is vision-language
+    assert tf("SAM-MIL: A Spatial Contextual Aware Multiple Instance Learning Approach", True)["family"][0] == "vision-only"
+    assert tf("MedCLIP-SAMv2: Towards Universal Text-Driven Medical Image Segmentation", True)["family"][0] == "vision-language"
+    # CBCT is cone-beam CT, not CT as well; a title without keywords gives nothing
+    assert tf("3D-U-SAM Network For Few-shot Tooth Segmentation in CBCT Images", True)["modalities"][0] == ["cbct"]
+    assert tf("Self-Prompting Makes It Great Again", True) == {}

@@ -183,7 +183,9 @@ ZERO_SHOT_STUDY = re.compile(r"zero-shot.*\b(evaluat\w*|assess\w*|stud(y|ies)|co
                              r"capabilit\w*|analysis|performance)\b|\b(evaluat\w*|assess\w*|compar\w*|explor\w*|"
                              r"benchmark\w*|stud(y|ies))\b.*zero-shot", re.I)
 SAM = re.compile(r"\bSAM\d?\b|segment[- ]anything|\bMedSAM\w*|\w+SAM\b|\bSAM-\w+", re.I)
-LANGUAGE = re.compile(r"\bCLIP\b|language|\btext|\bVLMs?\b|\bLLMs?\b|\bGPT|caption|\breport", re.I)
+LANGUAGE = re.compile(r"CLIP\b|language|\btext|\bVLMs?\b|\bLLMs?\b|\bGPT|caption|\breport", re.I)
+# image and text together: CLIP and its medical kin (MedCLIP, BiomedCLIP), text-driven or text-prompted models
+VL = re.compile(r"CLIP\b|vision[- ]language|language[- ]image|image[- ]text|text[- ](driven|guided|prompt\w*)", re.I)
 LLM = re.compile(r"\bLLMs?\b|large language|\bGPT|\bMLLMs?\b|\bLVLMs?\b|multimodal large", re.I)
 # a structure, organ, lesion or single clinical task named in the title: the model is organ/task-specific
 ORGAN = re.compile(
@@ -233,8 +235,8 @@ def title_fields(title: str, has_tasks: bool) -> dict:
     if llm:
         f["family"] = ("multimodal-llm", llm.group(0))
         f["model_group"] = ("multimodal-fm", llm.group(0))
-    elif lang and re.search(r"\bCLIP\b|vision[- ]language|language[- ]image|image[- ]text", title, re.I):
-        m = re.search(r"\bCLIP\b|vision[- ]language|language[- ]image|image[- ]text", title, re.I)
+    elif lang and VL.search(title):
+        m = VL.search(title)
         f["family"] = ("vision-language", m.group(0))
         f["model_group"] = ("vision-language-fm", m.group(0))
     elif sam and not lang:
