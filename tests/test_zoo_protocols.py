@@ -128,7 +128,7 @@ def test_protocols_are_a_kind_of_catalog_file(tmp_path, capsys):
 def test_shipped_protocols_are_sourced_at_pinned_commits_and_resolve():
     raw = read_catalog(SHIPPED)
     assert [p for p in raw.problems if p.file.startswith("protocols/") or ".protocol" in p.field] == []
-    assert {"eva-2024-05-bach", "eva-2025-patch-classification", "uni-roi-knn", "medmnistplus-linear-probe-224",
+    assert {"eva-2024-05-bach", "eva-2025-pcam", "uni-roi-knn", "medmnistplus-linear-probe-224",
             "chexzero-softmax-pair", "sam-med2d-test-box", "medsam-inference-box"} <= set(raw.protocols)
     for pid, e in raw.protocols.items():
         assert e.file == f"protocols/{pid}.yaml"
