@@ -207,7 +207,8 @@ def test_a_failed_job_is_recorded_the_others_finish_and_a_rerun_retries_it(world
     (data / "synthimages" / "README.txt").write_text("the images are elsewhere")
     rc, jobs, _ = run_json(world, records, capsys, data=data)
     assert rc == 1
-    assert {k: j["status"] for k, j in jobs.items()} == {"tinyvit-probe-ok": "skipped", "tinyvit-probe-wrong": "skipped",
+    assert {k: j["status"] for k, j in jobs.items()} == {"tinyvit-probe-ok": "skipped",
+                                                         "tinyvit-probe-wrong": "skipped",
                                                          "sweep-knn-img": "failed", "sweep-probe-img": "failed"}
     assert "not a MedMNIST .npz, an image folder with labels.csv" in \
         json.loads((records / "failed" / "sweep-probe-img.json").read_text())["error"]
@@ -218,7 +219,8 @@ def test_a_failed_job_is_recorded_the_others_finish_and_a_rerun_retries_it(world
     assert (data / "synthimages" / "labels.csv").read_text() == good_csv
     rc, jobs, _ = run_json(world, records, capsys, data=data)
     assert rc == 0
-    assert {k: j["status"] for k, j in jobs.items()} == {"tinyvit-probe-ok": "skipped", "tinyvit-probe-wrong": "skipped",
+    assert {k: j["status"] for k, j in jobs.items()} == {"tinyvit-probe-ok": "skipped",
+                                                         "tinyvit-probe-wrong": "skipped",
                                                          "sweep-knn-img": "done", "sweep-probe-img": "done"}
     assert not list((records / "failed").glob("*.json"))
 
@@ -342,6 +344,15 @@ def test_bad_input_is_a_clear_error(world, tmp_path, capsys, monkeypatch):
     assert "--ray-address needs --backend ray" in capsys.readouterr().err
     assert sweep(world, records, "--gpus-per-job", "1") == 1
     assert "--gpus-per-job applies to --backend ray" in capsys.readouterr().err
+    import socket
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    t0 = time.perf_counter()
+    assert sweep(world, records, "--backend", "ray", "--ray-address", f"127.0.0.1:{port}") == 1
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in capsys.readouterr().err
+    assert time.perf_counter() - t0 < 20
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert sweep(world, records, "--backend", "ray") == 1
     err = capsys.readouterr().err
@@ -399,7 +410,8 @@ def test_a_protocol_changed_in_the_catalog_runs_its_job_again(world, tmp_path, c
     rc, jobs, _ = run_json(w, records, capsys, "--result", "sweep-knn-img")
     assert rc == 0 and jobs["sweep-knn-img"]["verdict"] == "indicative"
     res = cat / "results" / "sweep-test.yaml"
-    res.write_text(res.read_text().replace("  setting: knn\n", "  setting: knn\n  protocol:\n    head: {kind: knn, k: 20}\n"))
+    res.write_text(res.read_text().replace("  setting: knn\n",
+                                           "  setting: knn\n  protocol:\n    head: {kind: knn, k: 20}\n"))
     rc, jobs, _ = run_json(w, records, capsys, "--result", "sweep-knn-img")
     assert rc == 0 and jobs["sweep-knn-img"]["status"] == "done" and jobs["sweep-knn-img"]["verdict"] == "reproduced"
     rec = json.loads(Path(jobs["sweep-knn-img"]["record"]).read_text())

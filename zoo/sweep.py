@@ -9,8 +9,8 @@ folder is in a known layout is the job's concern: a folder in no known layout fa
 Identity and resume. A job is (result id, model id, the sha256 of every checkpoint file, the dataset
 fingerprint, the protocol as the catalog states it): exactly what a verification record stores (``result``,
 ``model``, ``checkpoint_sha256``, ``dataset_fingerprint``, ``protocol.id`` and ``protocol.stated``), so a
-protocol fixed in the catalog makes its job run again. Any full (not ``--limit``-subsampled) record in the records folder, written by a sweep
-or by ``zoo verify``, marks its job done, and a rerun skips it. A failed job leaves
+protocol fixed in the catalog makes its job run again. Any full (not ``--limit``-subsampled) record in the
+records folder, written by a sweep or by ``zoo verify``, marks its job done, and a rerun skips it. A failed job leaves
 ``RECORDS/failed/<result id>.json`` (status, error, the data and checkpoint it used); that file is not a
 verification record (``zoo status`` and the report read only ``RECORDS/*.json``), so a rerun runs the job
 again, and its success removes the file.
@@ -413,8 +413,9 @@ def run_sweep(cat, plan: Plan | list[Job], *, records, catalog=None, backend: st
 
 
 def _start_ray(address: str | None, log):
-    """(the ray module, whether this call started it), connected to ``address`` (an existing cluster) or to a Ray started here (all this
-    machine's CPUs and GPUs, no dashboard); one already running in this process is used as it is."""
+    """(the ray module, whether this call started it), connected to ``address`` (an existing cluster) or to a
+    Ray started here (all this machine's CPUs and GPUs, no dashboard); one already running in this process is
+    used as it is."""
     try:
         import ray
     except ImportError:
@@ -422,6 +423,8 @@ def _start_ray(address: str | None, log):
                          "(or run the jobs one after another with --backend local)") from None
     if ray.is_initialized():
         return ray, False
+    if address:
+        _reachable(address)
     try:
         if address:
             log(f"connecting to the Ray cluster at {address}")
@@ -436,6 +439,22 @@ def _start_ray(address: str | None, log):
                 if address else "")
         raise SweepError(f"could not start {where} ({type(e).__name__}: {e}){hint}") from None
     return ray, True
+
+
+def _reachable(address: str, timeout: float = 10.0) -> None:
+    """Refuse a HOST:PORT nothing listens on at once (ray.init would wait for minutes); other address forms
+    (``auto``, ``ray://…``) are left to Ray."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise SweepError(f"no Ray cluster answers at {address} ({e.strerror or e}); start one there with "
+                         "`ray start --head --port=PORT` (6379 by default), or leave out --ray-address to start a "
+                         "Ray on this machine") from None
 
 
 def _run_on_ray(ray, prepared, gpus_per_job, device, settle, from_result, log) -> None:
@@ -463,7 +482,8 @@ def _run_on_ray(ray, prepared, gpus_per_job, device, settle, from_result, log) -
             if r.outcome:
                 settle(r.outcome)
             else:
-                spec = dict(r.spec, device="cpu" if not gpus and r.spec["device"] in (None, "auto") else r.spec["device"])
+                cpu_only = not gpus and r.spec["device"] in (None, "auto")  # a task without a GPU runs on CPUs
+                spec = dict(r.spec, device="cpu") if cpu_only else r.spec
                 pending[task.remote(spec)] = r.job
             harvest(0)
         while pending:
