@@ -489,6 +489,8 @@ _PROTOCOL_FIELDS: dict[str, Any] = {
     "crop": (Optional[Crop], None),
     "mean": (Optional[list[Number]], Field(None, min_length=3, max_length=3)),
     "std": (Optional[list[Number]], Field(None, min_length=3, max_length=3)),
+    "backbone": (Optional[Literal["frozen", "trained"]],
+                 Field(None, description="frozen (probe on fixed features) or trained with the head (end to end).")),
     "head": (Optional[Head], None),
     "seeds": (Optional[list[Integer]], Field(None, min_length=1, description="The seeds, where the source lists them.")),
     "runs": (Optional[Annotated[Integer, Field(gt=0)]], Field(None, description="Runs averaged (seeds not listed).")),

@@ -141,8 +141,10 @@ def test_shipped_protocols_are_sourced_at_pinned_commits_and_resolve():
     for r, _ in named:  # a protocol's head fits every result that names it
         kind = raw.protocols[r.protocol].record.head.kind
         want = "box-prompt" if r.task == "segmentation" else {"linear-probe": "linear", "knn": "knn",
-                                                               "zero-shot": "zero-shot"}[r.setting]
+                                                               "zero-shot": "zero-shot", "fine-tune": "linear"}[r.setting]
         assert kind == want, (r.id, r.protocol)
+        backbone = raw.protocols[r.protocol].record.backbone
+        assert backbone in (None, "trained" if r.setting == "fine-tune" else "frozen"), (r.id, r.protocol)
     by = {r.id: r.protocol for r, _ in named}
     assert by["uni-readme-old-uni-crc-100k"] == "uni-roi-knn"
     assert raw.protocols["uni-roi-knn"].record.head.k == 20  # README_old.md: "KNN (K=20)"
