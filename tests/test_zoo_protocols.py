@@ -242,6 +242,9 @@ def test_fill_records_every_value_and_where_it_came_from():
     assert u["seeds"] == [3, 4] and u["averaging"] == "weighted" and res.not_applied == ["head.early_stopping"]
     rec = res.record()
     assert rec["id"] == "x" and rec["stated"]["head"]["epochs"] == 7 and rec["used"]["head.epochs"] == 7
+    with pytest.raises(ProtocolError, match="trains the backbone end to end"):
+        fill(Resolved(None, "inline", schema.ProtocolSpec.model_validate({"backbone": "trained"})),
+             "linear-probe", checkpoint_pre={}, model_pre={}, metric="auc")
     with pytest.raises(ProtocolError, match="has a knn head, but the result is re-run by the linear-probe recipe"):
         fill(Resolved(None, "inline", schema.ProtocolSpec.model_validate({"head": {"kind": "knn"}})),
              "linear-probe", checkpoint_pre={}, model_pre={}, metric="auc")

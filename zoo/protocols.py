@@ -86,7 +86,11 @@ def resolve(cat, result) -> Resolved:
 
 
 def check_head(res: Resolved, recipe: str) -> None:
-    """ProtocolError unless the protocol's head (if it states one) is what ``recipe`` fits."""
+    """ProtocolError unless the protocol's head (if it states one) is what ``recipe`` fits, on a frozen backbone."""
+    if getattr(res.spec, "backbone", None) == "trained":
+        where = f"protocol {res.id!r}" if res.id else "the inline protocol"
+        raise ProtocolError(f"{where} trains the backbone end to end; the zoo's {recipe} recipe runs on a frozen "
+                            "backbone, so it cannot re-run this result")
     head = getattr(res.spec, "head", None)
     if head is not None and head.kind not in HEAD_KINDS[recipe]:
         where = f"protocol {res.id!r}" if res.id else "the inline protocol"
