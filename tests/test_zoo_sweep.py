@@ -1,8 +1,10 @@
 """``fmreview zoo sweep``: planning from a data root, records, resume, failures, interruption, Ray.
 
-The catalog: the mini catalog (whose results the data root cannot serve) plus the README demo's tiny ViT with two
-linear-probe results on MedMNIST-layout data and two more (k-NN, linear probe) on an image folder with
-labels.csv; the checkpoint is a real transformers ViT written by save_pretrained."""
+The catalog: the mini catalog (whose results the data root cannot serve); the README demo's tiny ViT (a real
+transformers ViT written by save_pretrained, its files pinned) with two linear-probe results on MedMNIST-layout
+data and two more (k-NN, linear probe) on an image folder with labels.csv; and a timm ViT written by timm's
+save_for_hf (tests/zoo_fixtures.py, files not pinned) with a linear-probe and a k-NN result on colour images in a
+folder holding one .npz. Six jobs, three datasets in two layouts, two checkpoints of two libraries."""
 
 import json
 import os
@@ -22,7 +24,9 @@ from fmreview.reports.cli import main  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import tiny_zoo  # noqa: E402
 
-JOBS = {"tinyvit-probe-ok", "tinyvit-probe-wrong", "sweep-knn-img", "sweep-probe-img"}
+JOBS = {"tinyvit-probe-ok", "tinyvit-probe-wrong", "sweep-knn-img", "sweep-probe-img", "tiny-timm-probe",
+        "tiny-timm-knn"}
+TINYVIT = ("--model", "tinyvit")  # its four jobs, where the second checkpoint adds nothing but time
 KEYS = ["result", "model", "dataset", "status", "verdict", "record"]
 
 EXTRA = {
@@ -67,17 +71,24 @@ def world(tmp_path_factory):
     """A catalog, a checkpoint root and a data root (one .npz, one image folder), shared by the module."""
     from conftest import write_catalog
     from PIL import Image
+    from zoo_fixtures import catalog as fixture_catalog
+    from zoo_fixtures import colour_npz, timm_vit
+    from zoo_fixtures import files as folder_files
 
     base = tmp_path_factory.mktemp("sweep")
     files = tiny_zoo.tiny_vit(base / "checkpoints" / "tinyvit")
-    cat = write_catalog(base / "catalog", EXTRA)
+    timm_files = folder_files(timm_vit(base / "checkpoints" / "tiny-timm"))
+    cat = fixture_catalog(base / "catalog", "tiny-timm", "timm")
+    write_catalog(cat, EXTRA)
     tiny_zoo.catalog(cat, files, repo_id="test/tinyvit")
     state_protocols(cat)
     data = base / "data"
     data.mkdir()
     tiny_zoo.synthetic_medmnist(data / "synthmnist.npz")
     write_image_folder(data / "synthimages", Image)
-    return {"base": base, "catalog": cat, "checkpoints": base / "checkpoints", "data": data, "files": files}
+    colour_npz(data / "colours" / "colours.npz")
+    return {"base": base, "catalog": cat, "checkpoints": base / "checkpoints", "data": data, "files": files,
+            "timm_files": timm_files}
 
 
 def state_protocols(cat: Path) -> None:
@@ -134,19 +145,21 @@ def test_local_sweep_runs_every_job_then_a_rerun_skips_them(world, tmp_path, cap
     assert {j["status"] for j in jobs.values()} == {"done"}
     assert jobs["tinyvit-probe-ok"]["verdict"] == "reproduced"
     assert jobs["tinyvit-probe-wrong"]["verdict"] == "not reproduced"
-    assert {j["dataset"] for j in jobs.values()} == {"synthmnist", "synthimages"}
+    assert jobs["tiny-timm-probe"]["verdict"] == jobs["tiny-timm-knn"]["verdict"] == "reproduced"
+    assert {j["dataset"] for j in jobs.values()} == {"synthmnist", "synthimages", "colours"}
     # every job wrote one verification record, which says what it ran on
     files = record_files(records)
-    assert len(files) == 4
+    assert len(files) == 6
     for j in jobs.values():
         rec = json.loads(Path(j["record"]).read_text())
-        assert (rec["result"], rec["model"], rec["verdict"]) == (j["result"], "tinyvit", j["verdict"])
+        assert (rec["result"], rec["model"], rec["verdict"]) == (j["result"], j["model"], j["verdict"])
         assert rec["checkpoint_sha256"]["model.safetensors"]
+    assert json.loads(Path(jobs["tiny-timm-knn"]["record"]).read_text())["data_source"] == "medmnist:colours.npz:test"
     assert json.loads(Path(jobs["sweep-knn-img"]["record"]).read_text())["recipe"] == "knn"
     assert json.loads(Path(jobs["sweep-knn-img"]["record"]).read_text())["data_source"] == "images:synthimages"
     assert "left out" in err and "have no dataset folder" in err  # sam's btcv result, for one
     # features are cached per checkpoint × dataset × split: the two recipes on each dataset share them
-    assert len(list((records / ".features").glob("*.npy"))) == 4
+    assert len(list((records / ".features").glob("*.npy"))) == 6
 
     t0 = time.perf_counter()
     rc, again, _ = run_json(world, records, capsys)
@@ -188,7 +201,7 @@ def test_a_failed_job_is_recorded_the_others_finish_and_a_rerun_retries_it(world
     good_csv = (data / "synthimages" / "labels.csv").read_text()
     (data / "synthimages" / "train-003.png").unlink()  # a dataset folder with a file missing
     records = tmp_path / "records"
-    rc, jobs, err = run_json(world, records, capsys, data=data)
+    rc, jobs, err = run_json(world, records, capsys, *TINYVIT, data=data)
     assert rc == 1
     assert {k: j["status"] for k, j in jobs.items()} == {"tinyvit-probe-ok": "done", "tinyvit-probe-wrong": "done",
                                                          "sweep-knn-img": "failed", "sweep-probe-img": "failed"}
@@ -205,7 +218,7 @@ def test_a_failed_job_is_recorded_the_others_finish_and_a_rerun_retries_it(world
     shutil.rmtree(data / "synthimages")
     (data / "synthimages").mkdir()
     (data / "synthimages" / "README.txt").write_text("the images are elsewhere")
-    rc, jobs, _ = run_json(world, records, capsys, data=data)
+    rc, jobs, _ = run_json(world, records, capsys, *TINYVIT, data=data)
     assert rc == 1
     assert {k: j["status"] for k, j in jobs.items()} == {"tinyvit-probe-ok": "skipped",
                                                          "tinyvit-probe-wrong": "skipped",
@@ -217,7 +230,7 @@ def test_a_failed_job_is_recorded_the_others_finish_and_a_rerun_retries_it(world
     shutil.rmtree(data / "synthimages")
     shutil.copytree(world["data"] / "synthimages", data / "synthimages")
     assert (data / "synthimages" / "labels.csv").read_text() == good_csv
-    rc, jobs, _ = run_json(world, records, capsys, data=data)
+    rc, jobs, _ = run_json(world, records, capsys, *TINYVIT, data=data)
     assert rc == 0
     assert {k: j["status"] for k, j in jobs.items()} == {"tinyvit-probe-ok": "skipped",
                                                          "tinyvit-probe-wrong": "skipped",
@@ -255,7 +268,7 @@ def test_an_interrupted_sweep_keeps_its_records_and_resumes(world, tmp_path, cap
     calls = _interrupt_second_job(monkeypatch, how)
     before = signal.getsignal(signal.SIGTERM)
     capsys.readouterr()
-    assert sweep(world, records) == 1
+    assert sweep(world, records, *TINYVIT) == 1
     err = capsys.readouterr().err
     assert "interrupted: 1 done, 3 left; rerun the same command to resume" in err
     assert "Traceback" not in err and len(calls) == 2
@@ -264,7 +277,7 @@ def test_an_interrupted_sweep_keeps_its_records_and_resumes(world, tmp_path, cap
     assert not [p for p in records.rglob("*.tmp")]  # no temporary left
     assert not (records / "failed").exists()  # an interrupted job is not a failed one
     monkeypatch.undo()
-    rc, jobs, _ = run_json(world, records, capsys)
+    rc, jobs, _ = run_json(world, records, capsys, *TINYVIT)
     assert rc == 0
     assert sorted(j["status"] for j in jobs.values()) == ["done", "done", "done", "skipped"]
     assert jobs[calls[0]]["status"] == "skipped"
@@ -286,7 +299,7 @@ def test_an_interrupt_while_a_record_is_written_leaves_no_half_record(world, tmp
         return real(fd)
 
     monkeypatch.setattr(Y.os, "fsync", fsync)
-    assert sweep(world, records, "--quiet") == 1
+    assert sweep(world, records, "--quiet", *TINYVIT) == 1
     assert "interrupted: 1 done, 3 left" in capsys.readouterr().err
     assert len(n) == 2 and len(record_files(records)) == 1
     assert [p.name for p in records.iterdir() if p.is_file()] == list(record_files(records))  # no temporary
@@ -306,18 +319,26 @@ def test_hub_checkpoint_is_fetched_once_per_sweep_and_the_record_keeps_its_commi
     monkeypatch.delenv("HF_TOKEN", raising=False)
     records = tmp_path / "records"
     with Hub() as hub:
-        hub.add("test/tinyvit", world["files"])
+        hub.add("test/tinyvit", world["files"])  # the catalog pins its files
+        hub.add("test/tiny-timm", world["timm_files"])  # the catalog lists none: the zoo lists the repository
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
+
+        def weights_fetched():
+            return sorted(p.split("/resolve/")[0] for m, p in hub.requests
+                          if m == "GET" and p.endswith("/model.safetensors"))
+
         rc, jobs, err = run_json(world, records, capsys, checkpoints=False)
         assert rc == 0, err
-        assert {j["status"] for j in jobs.values()} == {"done"} and len(jobs) == 4
-        gets = [p for m, p in hub.requests if m == "GET" and p.endswith("/model.safetensors")]
-        assert len(gets) == 1
+        assert {j["status"] for j in jobs.values()} == {"done"} and len(jobs) == 6
+        assert weights_fetched() == ["/test/tiny-timm", "/test/tinyvit"]  # once each, for six jobs
         rec = json.loads(Path(jobs["sweep-probe-img"]["record"]).read_text())
         assert rec["checkpoint_revision"] == hub.commits["test/tinyvit"] and rec["checkpoint_pinned"] is True
+        rec = json.loads(Path(jobs["tiny-timm-knn"]["record"]).read_text())
+        assert rec["checkpoint_revision"] == hub.commits["test/tiny-timm"] and rec["checkpoint_pinned"] is False
+        assert rec["verdict"] == "reproduced"
         rc, again, _ = run_json(world, records, capsys, checkpoints=False)
         assert rc == 0 and {j["status"] for j in again.values()} == {"skipped"}
-        assert len([p for m, p in hub.requests if m == "GET" and p.endswith("/model.safetensors")]) == 1
+        assert weights_fetched() == ["/test/tiny-timm", "/test/tinyvit"]
         # a gated checkpoint without a token fails its jobs, with the hub's answer, and writes no record
         hub.gated.add("test/tinyvit")
         monkeypatch.setattr(C, "HF_HUB_CACHE", str(tmp_path / "hf-cache2"))
@@ -335,7 +356,7 @@ def test_bad_input_is_a_clear_error(world, tmp_path, capsys, monkeypatch):
     (tmp_path / "empty").mkdir()
     assert sweep(world, records, data=tmp_path / "empty") == 1
     err = capsys.readouterr().err
-    assert "no job to run" in err and "have no dataset folder under" in err and "synthmnist" in err
+    assert "no job to run" in err and "have no dataset folder under" in err and "empty/colours" in err
     assert sweep(world, records, "--model", "tinyvitt") == 1
     assert "did you mean 'tinyvit'" in capsys.readouterr().err
     assert sweep(world, records, "--model", "clip") == 1
@@ -382,14 +403,15 @@ def test_ray_sweep_runs_the_jobs_as_tasks_and_a_rerun_skips_them(world, tmp_path
     assert rc == 0, err
     assert set(jobs) == JOBS and {j["status"] for j in jobs.values()} == {"done"}
     assert jobs["tinyvit-probe-ok"]["verdict"] == "reproduced"
+    assert jobs["tiny-timm-knn"]["verdict"] == "reproduced"
     # the records were written by Ray's worker processes, not by this one
-    assert len(record_files(records)) == 4
+    assert len(record_files(records)) == 6
     rc, again, _ = run_json(world, records, capsys, "--backend", "ray", "--gpus-per-job", "0")
     assert rc == 0 and {j["status"] for j in again.values()} == {"skipped"}
     assert local_ray.is_initialized()  # a Ray the sweep did not start stays up
     assert sweep(world, records, "--backend", "ray", "--gpus-per-job", "1") == 1
     assert "but the Ray cluster has 0 GPUs" in capsys.readouterr().err
-    print(f"ray sweep of 4 jobs: {wall:.1f} s", file=sys.stderr)
+    print(f"ray sweep of 6 jobs: {wall:.1f} s", file=sys.stderr)
 
 
 def test_ray_tasks_run_in_workers(local_ray):
@@ -447,7 +469,7 @@ def test_an_interrupted_ray_sweep_cancels_its_tasks_and_resumes(world, tmp_path,
     from fmreview.zoo.sweep import SweepInterrupted, plan_jobs, run_sweep
 
     cat = load(world["catalog"])
-    plan = plan_jobs(cat, world["data"], checkpoint_root=world["checkpoints"])
+    plan = plan_jobs(cat, world["data"], checkpoint_root=world["checkpoints"], models=["tinyvit"])
     records = tmp_path / "records"
     seen = []
 
@@ -464,5 +486,5 @@ def test_an_interrupted_ray_sweep_cancels_its_tasks_and_resumes(world, tmp_path,
     assert f"interrupted: {len(done)} done, {4 - len(done)} left" in str(e.value)
     written = record_files(records)
     assert len(done) <= len(written) < 4 and not list(records.rglob("*.tmp"))
-    rc, jobs, _ = run_json(world, records, capsys, "--backend", "ray")
+    rc, jobs, _ = run_json(world, records, capsys, "--backend", "ray", *TINYVIT)
     assert rc == 0 and sum(j["status"] == "skipped" for j in jobs.values()) == len(written)
