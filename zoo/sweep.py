@@ -100,11 +100,11 @@ def plan_jobs(cat, data_root, *, checkpoint_root=None, models: Iterable[str] | N
     from .registry import recipe_for, require_model, require_result
     from .verify import METRIC_FNS, _checkpoint
 
-    root = Path(data_root).expanduser()
+    root = Path(data_root).expanduser().absolute()  # absolute: Ray workers on other nodes start elsewhere
     if not root.is_dir():
         raise SweepError(f"{root}: no such directory (--data-root holds one folder per dataset, named by its "
                          "catalog id: DIR/<dataset id>)")
-    ck_root = Path(checkpoint_root).expanduser() if checkpoint_root else None
+    ck_root = Path(checkpoint_root).expanduser().absolute() if checkpoint_root else None
     if ck_root is not None and not ck_root.is_dir():
         raise SweepError(f"{ck_root}: no such directory (--checkpoint-root holds one folder per model, named by its "
                          "catalog id: DIR/<model id>)")
@@ -334,7 +334,7 @@ def _prepare(cat, jobs: list[Job], *, records, catalog, device, batch_size, n_bo
             if folder is None:
                 where, sha = None, got.sha256
             else:
-                where = f"local-dir:{folder}"
+                where = f"local-dir:{Path(folder).absolute()}"
                 sha = fetch(listed, local=where).sha256  # the sha256 verify will record
         except Exception as e:
             for j in group:
@@ -368,8 +368,8 @@ def run_sweep(cat, plan: Plan | list[Job], *, records, catalog=None, backend: st
     Ray workers load (None: the shipped one). Raises SweepInterrupted on Ctrl-C or SIGTERM."""
     jobs = plan.jobs if isinstance(plan, Plan) else list(plan)
     log = log or (lambda s: None)
-    records = records_dir(records)
-    feature_cache = str(feature_cache or records / FEATURES_DIR)
+    records = records_dir(records).expanduser().absolute()
+    feature_cache = str(Path(feature_cache).expanduser().absolute() if feature_cache else records / FEATURES_DIR)
     if backend not in ("local", "ray"):
         raise SweepError(f"unknown backend {backend!r}; expected local or ray")
     if backend == "local" and ray_address:
@@ -391,7 +391,8 @@ def run_sweep(cat, plan: Plan | list[Job], *, records, catalog=None, backend: st
         return Outcome(job, res["status"], verdict=res.get("verdict"), record=res.get("record"),
                        error=res.get("error"))
 
-    prepared = _prepare(cat, jobs, records=records, catalog=None if catalog is None else str(catalog),
+    catalog = None if catalog is None else str(Path(catalog).expanduser().absolute())
+    prepared = _prepare(cat, jobs, records=records, catalog=catalog,
                         device=device, batch_size=batch_size, n_boot=n_boot, feature_cache=feature_cache, log=log)
     with _sigterm_as_interrupt():
         try:
