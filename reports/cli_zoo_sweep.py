@@ -129,7 +129,7 @@ def cmd_sweep(args) -> int:
                                                             "record"])
     sys.stdout.write(render(df, args.format, ["result", "model", "dataset", "status", "verdict"], keep=("result",)))
     counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
-    say(f"{len(outcomes)} jobs: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    say(f"{len(outcomes)} job{'s' if len(outcomes) != 1 else ''}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
         + (f"; the errors are in {args.records}/failed/; rerun to retry them"
            if counts["failed"] else ""))
     return 1 if counts["failed"] else 0
