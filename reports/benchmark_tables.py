@@ -14,7 +14,7 @@ puts the doubtful ones back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,7 @@ class BenchmarkTable:
     condition: object
     cells: pd.DataFrame  # one row per (dataset, subset, split, model): value, vi, vi_source
     ambiguous: int  # model × cell values left out (two values under one protocol)
+    _arms: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def models(self) -> list[str]:
@@ -86,12 +87,15 @@ class BenchmarkTable:
 
     def arms(self) -> tuple[pd.DataFrame, bool, str]:
         """Dataset-level arms (study, treatment, yi, vi) of the datasets with two or more models (the ones that
-        compare something), whether vi is usable, and how labels were handled."""
-        arms, has_v, note = dataset_arms(self.cells)
-        if len(arms):
-            per = arms.groupby("study").treatment.nunique()
-            arms = arms[arms.study.isin(per.index[per >= 2])]
-        return arms, has_v, note
+        compare something), whether vi is usable, and how labels were handled (computed once per table)."""
+        if self._arms is None:
+            arms, has_v, note = dataset_arms(self.cells)
+            if len(arms):
+                per = arms.groupby("study").treatment.nunique()
+                arms = arms[arms.study.isin(per.index[per >= 2])]
+            self._arms = (arms, has_v, note)
+        arms, has_v, note = self._arms
+        return arms.copy(), has_v, note
 
 
 def _cells(grp: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -126,22 +130,21 @@ def dataset_arms(cells: pd.DataFrame, study_prefix: pd.Series | None = None) -> 
     """Average labels within each dataset over the labels all of its models report (so a dataset counts once),
     keeping the variances only when every cell has a real one and no averaging was needed."""
     labelled = (cells.subset != "").any() or cells.groupby(["dataset", "model"]).size().max() > 1
-    rows = []
     note = ""
-    dropped = []
-    for ds, g in cells.groupby("dataset", sort=True):
-        per_model = g.groupby("model").apply(lambda x: set(zip(x.subset, x.split)), include_groups=False)
-        common = set.intersection(*per_model) if len(per_model) else set()
-        if not common:
-            dropped.append(ds)
-            continue
-        sel = g[[(s, sp) in common for s, sp in zip(g.subset, g.split)]]
-        agg = sel.groupby("model").agg(yi=("value", "mean"), n=("value", "size"), vi=("vi", "first"),
-                                       src=("vi_source", "first")).reset_index()
-        for r in agg.itertuples():
-            rows.append({"study": ds, "treatment": r.model, "yi": float(r.yi), "labels": int(r.n),
-                         "vi": float(r.vi) if r.n == 1 else np.nan, "vi_source": r.src if r.n == 1 else "averaged"})
-    arms = pd.DataFrame(rows, columns=["study", "treatment", "yi", "labels", "vi", "vi_source"])
+    # a (subset, split) label is shared when every model of its dataset reports it (cells are unique per model,
+    # dataset, subset and split, so counting rows counts models)
+    models = cells.groupby("dataset").model.transform("nunique")
+    reporting = cells.groupby(["dataset", "subset", "split"]).model.transform("size")
+    sel = cells[reporting == models]
+    dropped = sorted(set(cells.dataset) - set(sel.dataset))
+    agg = (sel.groupby(["dataset", "model"], sort=True)
+           .agg(yi=("value", "mean"), n=("value", "size"), vi=("vi", "first"), src=("vi_source", "first"))
+           .reset_index())
+    one = agg.n == 1
+    rows = pd.DataFrame({"study": agg.dataset, "treatment": agg.model, "yi": agg.yi.astype(float),
+                         "labels": agg.n.astype(int), "vi": agg.vi.astype(float).where(one, np.nan),
+                         "vi_source": agg.src.where(one, "averaged")})
+    arms = rows.reset_index(drop=True)
     has_v = bool(len(arms)) and arms.vi_source.isin(REAL_VARIANCE).all() and (arms.vi > 0).all()
     if labelled:
         note = ("labels within a dataset are averaged per model over the labels all its models report, so each "
