@@ -534,7 +534,8 @@ Protocol = create_model(
 
 
 def _protocol_kind(v: Any) -> str:
-    return "tag:block" if isinstance(v, dict) else "tag:id"
+    # a dict when validating, the ProtocolSpec itself when serialising
+    return "tag:block" if isinstance(v, (dict, BaseModel)) else "tag:id"
 
 
 # `protocol: ID` names a protocol in protocols/; `protocol: {…}` states one inline. The tag picks which, so an

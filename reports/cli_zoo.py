@@ -25,7 +25,7 @@ def _positive(text: str) -> int:
 
 
 def register(sub) -> None:
-    z = sub.add_parser("zoo", help="the reference model zoo: list, show, verify, status")
+    z = sub.add_parser("zoo", help="the reference model zoo: list, show, verify, sweep, lock, status")
     zs = z.add_subparsers(dest="zoo_command", metavar="ACTION")
     zs.required = True
     p = zs.add_parser("list", help="catalog models with a downloadable checkpoint")

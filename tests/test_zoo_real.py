@@ -145,7 +145,10 @@ def _library_cosines(name, d, images, classes, template):
 
         model = AutoModel.from_pretrained(d).eval()
         pix = AutoImageProcessor.from_pretrained(d)(images=pil, return_tensors="pt")["pixel_values"]
-        tok = AutoTokenizer.from_pretrained(d)(prompts, padding=True, return_tensors="pt")
+        # as the libraries' model cards run them: SigLIP with prompts padded to its full text length
+        pad = ({"padding": "max_length", "max_length": model.config.text_config.max_position_embeddings}
+               if name == "siglip" else {"padding": True})
+        tok = AutoTokenizer.from_pretrained(d)(prompts, return_tensors="pt", **pad)
         out = model(input_ids=tok["input_ids"], attention_mask=tok.get("attention_mask"), pixel_values=pix)
         logits = out.logits_per_image
         if name == "siglip":  # sigmoid logits: scale * cos + bias

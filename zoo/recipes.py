@@ -316,13 +316,25 @@ def promptable_segmentation(model, images: np.ndarray, masks: np.ndarray, *, bat
     return (np.concatenate(parts) if parts else np.zeros((0, h, w), bool)), keep
 
 
+def _siglip_length(model, tokenizer) -> int:
+    """The text length SigLIP was trained at: its text config's max_position_embeddings (64 for the released
+    checkpoints), which the tokenizer's model_max_length may not state."""
+    tc = getattr(model.config, "text_config", None)
+    n = getattr(tc, "max_position_embeddings", None)
+    return int(n or min(getattr(tokenizer, "model_max_length", 64) or 64, 64))
+
+
 def _text_embedding(model, tokenizer, prompts: list[str], device: str):
     import torch
 
     if hasattr(model, "text_features"):  # an open_clip adapter brings its own tokenizer
         e = model.text_features(prompts, device)
     else:
-        tok = tokenizer(prompts, padding=True, return_tensors="pt").to(device)
+        # SigLIP pools its last token and was trained on prompts padded to the tokenizer's full length; CLIP-style
+        # towers pool at the end-of-text token, so padding to the longest prompt is enough for them
+        siglip = getattr(getattr(model, "config", None), "model_type", "") in ("siglip", "siglip2")
+        pad = {"padding": "max_length", "max_length": _siglip_length(model, tokenizer)} if siglip else {"padding": True}
+        tok = tokenizer(prompts, return_tensors="pt", truncation=siglip, **pad).to(device)
         e = model.get_text_features(input_ids=tok["input_ids"], attention_mask=tok.get("attention_mask"))
     e = getattr(e, "pooler_output", e).float()
     e = torch.nn.functional.normalize(e, dim=-1).mean(0)
