@@ -92,7 +92,12 @@ def _pair_frame(ca: dict[tuple, tuple], cb: dict[tuple, tuple]) -> pd.DataFrame:
     if len(out) >= 2 and (out.vi_source == "imputed").all():
         # no source gives any variance: an equal-weight (paired) analysis of the differences, whose pooled SE
         # is the SE of the mean difference
-        out["vi"] = float(np.var(out.yi, ddof=1)) or float("nan")
+        v = float(np.var(out.yi, ddof=1))
+        if np.ptp(out.yi) <= 1e-9 * max(1.0, float(np.abs(out.yi).max())):  # equal up to rounding
+            raise UserError(f"the difference is {out.yi.iloc[0]:g} on all {len(out)} datasets and no source gives "
+                            "a variance: there is no spread to weight by, so nothing to pool (it is the same "
+                            "everywhere)")
+        out["vi"] = v
     return out
 
 

@@ -131,3 +131,20 @@ def test_bubble_plot_renders(tmp_path):
     fit = rma(d.yi, d.vi, mods=d[["ablat"]])
     paths = save(bubble(fit, xlabel="Absolute latitude", ylabel="Log risk ratio"), tmp_path / "bubble")
     assert [p.suffix for p in paths] == [".svg", ".png"] and all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_a_comparison_without_spread_or_variances_is_refused_clearly():
+    """Equal differences on every dataset and no variance anywhere: nothing to weight by, said in words (not
+    'row 1, column vi: expected a finite number, got nan')."""
+    import numpy as np
+    import pytest
+
+    from fmreview.reports import catalog_meta
+    from fmreview.reports.cli import UserError
+
+    ca = {("d1", "", ""): (0.9, np.nan, "imputed"), ("d2", "", ""): (0.8, np.nan, "imputed")}
+    cb = {("d1", "", ""): (0.7, np.nan, "imputed"), ("d2", "", ""): (0.6, np.nan, "imputed")}
+    with pytest.raises(UserError, match="the difference is 0.2 on all 2 datasets"):
+        catalog_meta._pair_frame(ca, cb)
+    cb[("d2", "", "")] = (0.5, np.nan, "imputed")
+    assert catalog_meta._pair_frame(ca, cb).vi.gt(0).all()
