@@ -181,11 +181,11 @@ def read(path: Path, root: Path | None = None) -> tuple[Any, list[Problem]]:
 # to the same output on the shipped catalog and on generated documents.
 _MISS = object()
 # Each scan looks in the text for: characters PyYAML refuses and tabs; directives, document markers, anchors,
-# aliases, tags, block scalars, complex keys, flow mappings and merge keys; a flow sequence with a comma not followed
-# by a space; then, as a whole plain scalar or key (after a line start, a space, '[' or ', '; up to the line's or
-# the flow item's end), what YAML 1.1 and 1.2 read differently: numbers (1e5, 1.5e3, -.5, 0o17, 0b1, 010, 1_000),
-# yes/no/on/off, '=', 1:20 and dates. Prose that happens to match costs only the slow path. Separate scans,
-# because each alone is a quick one for the regex engine.
+# aliases, tags, block scalars, complex keys, flow mappings and merge keys; a flow sequence with a comma not
+# followed by a space; then, as a whole plain scalar or key (after a line's indentation, ': ', '- ', '[' or ', ';
+# up to the line's or the flow item's end), what YAML 1.1 and 1.2 read differently: numbers (1e5, 1.5e3, -.5,
+# 0o17, 0b1, 010, 1_000), yes/no/on/off, '=', 1:20 and dates. Prose that happens to match costs only the slow
+# path. Separate scans, because each alone is a quick one for the regex engine.
 _NUMBER = (r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?[eE]|\.[0-9_]+[eE]|0[0-9_oObB]|\.[0-9]|[0-9.]*_[0-9._]*)"
            r"[-+0-9a-fA-F_.oObBxX]*")
 _WORD = r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|=|[-+]?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?)"
@@ -193,7 +193,7 @@ _TOKEN = rf"(?:{_NUMBER}|{_WORD}|[0-9]{{4}}-[0-9][^\n]*)[ ]*(?:[,\]:#]|$)"
 _RISKY_TEXT = tuple(re.compile(rx, re.M) for rx in (
     r"[^\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]|\t",
     r"^(?:%|---|\.\.\.)|^[ ]*(?:-[ ]+)*[!|>?&*]|:[ ]+[!|>&*]|{|<<",
-    r"\[[^\]\n]*,[^ \n]", r"(?:[ \[]|(?<![0-9]),)" + _TOKEN, r"^" + _TOKEN))
+    r"\[[^\]\n]*,[^ \n]", r"(?:[:\-,][ ]+|\[[ ]*)" + _TOKEN, r"^[ ]*" + _TOKEN))
 
 
 def fast_read(raw: bytes):
