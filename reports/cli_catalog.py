@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fmreview.catalog.vocab import choices
 
+from .cli import UserError
 from .tables import render
 
 FORMATS = ("table", "csv", "json")
@@ -52,6 +53,7 @@ def register(sub) -> None:
     p = csub.add_parser("fmt", help="rewrite files in canonical key order; says which files it changed")
     _catalog_arg(p)
     p.add_argument("--check", action="store_true", help="only list files that are not canonical (exit 1 if any)")
+    p.add_argument("files", nargs="*", metavar="FILE", help="only these catalog files (default: all)")
     p.set_defaults(handler=cmd_fmt)
 
     p = csub.add_parser("schema", help="print the catalog's JSON Schema")
@@ -202,7 +204,10 @@ def cmd_fmt(args) -> int:
     from fmreview.catalog.store import default_root
 
     root = Path(args.catalog) if args.catalog else default_root()
-    changed = format_catalog(root, check=args.check)
+    try:
+        changed = format_catalog(root, check=args.check, files=args.files)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     for p in changed:
         print(("not canonical: " if args.check else "formatted: ") + _rel(p, root))
     n = len(changed)

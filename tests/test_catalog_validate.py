@@ -190,3 +190,18 @@ def test_query_commands_refuse_a_broken_catalog(mini_catalog, capsys):
 def test_missing_catalog_directory(tmp_path, capsys):
     assert main(["catalog", "validate", "--catalog", str(tmp_path / "nope")]) == 1
     assert "catalog directory not found" in capsys.readouterr().out
+
+
+def test_fmt_takes_files_and_touches_only_those(mini_catalog, capsys):
+    from fmreview.reports.cli import main
+
+    a, b = mini_catalog / "papers" / "sam-2023.yaml", sorted((mini_catalog / "models").glob("*.yaml"))[0]
+    for p in (a, b):  # the same data, keys out of canonical order
+        lines = p.read_text().splitlines(keepends=True)
+        p.write_text("".join(lines[1:] + lines[:1]))
+    before_b = b.read_text()
+    assert main(["catalog", "fmt", "--catalog", str(mini_catalog), str(a)]) == 0
+    assert "formatted: papers/sam-2023.yaml" in capsys.readouterr().out
+    assert a.read_text().startswith("id: ") and b.read_text() == before_b
+    assert main(["catalog", "fmt", "--catalog", str(mini_catalog), str(mini_catalog.parent / "elsewhere.yaml")]) == 1
+    assert "not a catalog file" in capsys.readouterr().err
