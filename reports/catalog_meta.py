@@ -92,12 +92,8 @@ def _pair_frame(ca: dict[tuple, tuple], cb: dict[tuple, tuple]) -> pd.DataFrame:
     if len(out) >= 2 and (out.vi_source == "imputed").all():
         # no source gives any variance: an equal-weight (paired) analysis of the differences, whose pooled SE
         # is the SE of the mean difference
-        v = float(np.var(out.yi, ddof=1))
-        if np.ptp(out.yi) <= 1e-9 * max(1.0, float(np.abs(out.yi).max())):  # equal up to rounding
-            raise UserError(f"the difference is {out.yi.iloc[0]:g} on all {len(out)} datasets and no source gives "
-                            "a variance: there is no spread to weight by, so nothing to pool (it is the same "
-                            "everywhere)")
-        out["vi"] = v
+        same = np.ptp(out.yi) <= 1e-9 * max(1.0, float(np.abs(out.yi).max()))  # equal up to rounding
+        out["vi"] = float("nan") if same else float(np.var(out.yi, ddof=1))
     return out
 
 
@@ -152,6 +148,7 @@ def benchmark_frame(*, catalog=None, metric=None, setting=None, prompt=None, pro
                                verified_only, values, records, log)
     if res.empty:
         raise UserError("no results match these filters (see fmreview results with the same filters)")
+    _one_protocol(res)
     df, has_v, note = frame(res)
     if df.study.nunique() < 2 or df.treatment.nunique() < 2:
         raise UserError(f"these filters leave {df.treatment.nunique()} model(s) on {df.study.nunique()} dataset(s); "
@@ -160,6 +157,28 @@ def benchmark_frame(*, catalog=None, metric=None, setting=None, prompt=None, pro
         df["vi"] = np.nan
     df.attrs.update(has_variances=has_v, note=note, left_out=left)
     return df
+
+
+_FLAGS = {"metric": "--metric", "setting": "--setting", "prompt": "--prompt", "prompt_count": "--prompt-count",
+          "condition": "--condition"}
+
+
+def _one_protocol(res: pd.DataFrame) -> None:
+    """A network or rank analysis compares models under one protocol: results that differ in setting, prompt,
+    prompt count or condition (the 28 px and 224 px runs of one benchmark, say) are not arms of one network, and
+    would otherwise be dropped cell by cell as ambiguous. Say what differs and which flag picks one."""
+    keys = [k for k in _FLAGS if k in res]
+    shown = res[keys].astype(object).where(res[keys].notna(), None)
+    varying = [k for k in keys if shown[k].map(lambda v: "" if v is None else str(v)).nunique() > 1]
+    if not varying:
+        return
+    parts = []
+    for k in varying:
+        vals = sorted({"" if v is None else str(v) for v in shown[k]})
+        parts.append(f"{k} ({', '.join(repr(v) if v else '(none)' for v in vals[:6])}"
+                     + (f", … {len(vals) - 6} more" if len(vals) > 6 else "") + f"; pick one with {_FLAGS[k]}"
+                     + (", '' for none" if "" in vals else "") + ")")
+    raise UserError("these results mix protocols, so they are not one network: they differ in " + "; ".join(parts))
 
 
 def contrast_frame(*, catalog=None, metric=None, setting=None, prompt=None, prompt_count=None, condition=None,
@@ -223,6 +242,10 @@ def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, promp
         df = _pairs(res, a, b)
         if len(df) < 2:
             raise UserError(f"{a} and {b} share {len(df)} dataset(s) under these filters; need at least 2 to pool")
+        if not np.isfinite(df.vi.to_numpy(dtype=float)).any():
+            raise UserError(f"{a} − {b} is {df.yi.iloc[0]:g} on all {len(df)} datasets and no source gives a variance: "
+                            "with no spread to weight by there is nothing to pool (the difference is the same "
+                            "everywhere)")
         df = _with_modality(cat, df)
         df.attrs["left_out"] = left
         return df, f"{mname}: {a} − {b}"
@@ -232,6 +255,10 @@ def catalog_frame(*, catalog=None, metric=None, setting=None, prompt=None, promp
     one = derive_variances(res[res.model == model])
     if len(one) < 2:
         raise UserError(f"{model} has {len(one)} result(s) under these filters; need at least 2 to pool")
+    if not np.isfinite(one.vi.to_numpy(dtype=float)).all():
+        raise UserError(f"{model}: no variance for {int((~np.isfinite(one.vi.to_numpy(dtype=float))).sum())} of its "
+                        f"{len(one)} values (the sources give no SD, SE, CI or n, and the values have no spread to "
+                        "impute one from), so they cannot be weighted")
     one = one.assign(yi=one.value, label=one.dataset + one.subset.fillna("").map(lambda s: f" / {s}" if s else ""))
     one = one.reset_index(drop=True)
     one.attrs["left_out"] = left

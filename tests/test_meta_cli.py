@@ -133,18 +133,34 @@ def test_bubble_plot_renders(tmp_path):
     assert [p.suffix for p in paths] == [".svg", ".png"] and all(p.stat().st_size > 1000 for p in paths)
 
 
-def test_a_comparison_without_spread_or_variances_is_refused_clearly():
+def test_a_comparison_without_spread_or_variances_is_refused_clearly(tmp_path, capsys):
     """Equal differences on every dataset and no variance anywhere: nothing to weight by, said in words (not
-    'row 1, column vi: expected a finite number, got nan')."""
+    'row 1, column vi: expected a finite number, got nan'); the report's comparison sets still list such pairs."""
     import numpy as np
-    import pytest
 
     from fmreview.reports import catalog_meta
-    from fmreview.reports.cli import UserError
+    from fmreview.reports.cli import main
 
     ca = {("d1", "", ""): (0.9, np.nan, "imputed"), ("d2", "", ""): (0.8, np.nan, "imputed")}
     cb = {("d1", "", ""): (0.7, np.nan, "imputed"), ("d2", "", ""): (0.6, np.nan, "imputed")}
-    with pytest.raises(UserError, match="the difference is 0.2 on all 2 datasets"):
-        catalog_meta._pair_frame(ca, cb)
-    cb[("d2", "", "")] = (0.5, np.nan, "imputed")
-    assert catalog_meta._pair_frame(ca, cb).vi.gt(0).all()
+    assert catalog_meta._pair_frame(ca, cb).vi.isna().all()  # the report lists it as not poolable
+    root = tmp_path / "cat"
+    for kind in ("papers", "models", "datasets", "results"):
+        (root / kind).mkdir(parents=True)
+    (root / "papers" / "p.yaml").write_text("id: p\ntitle: P\nauthors: [A]\nyear: 2024\nurl: https://x.org/p\n")
+    for m in ("ma", "mb"):
+        (root / "models" / f"{m}.yaml").write_text(
+            f"id: {m}\nname: {m}\nyear: 2024\nfamily: vision-only\nband: general\nmodel_group: vision-fm\n"
+            "modalities: [ct]\ntasks: [segmentation]\nsources:\n- url: https://x.org/m\n  locator: README\n")
+    for d in ("d1", "d2", "d3"):
+        (root / "datasets" / f"{d}.yaml").write_text(
+            f"id: {d}\nname: {d}\nmodalities: [ct]\nsources:\n- url: https://x.org/d\n  locator: Table 1\n")
+    rows = "".join(f"- {{id: r-{m}-{d}, model: {m}, dataset: {d}, task: segmentation, metric: dice, value: {v}, "
+                   f"unit: fraction, setting: zero-shot, locator: Table 2}}\n"
+                   for m, off in (("ma", 0.1), ("mb", 0.0)) for d, v0 in (("d1", 0.5), ("d2", 0.6), ("d3", 0.7))
+                   for v in [round(v0 + off, 2)])
+    (root / "results" / "p.yaml").write_text("source: {paper: p, url: 'https://x.org/p', reported_by: third-party}\n"
+                                             "results:\n" + rows)
+    code = main(["meta", "--from-catalog", "--catalog", str(root), "--metric", "dice", "--compare", "ma", "mb"])
+    err = capsys.readouterr().err
+    assert code == 1 and "is 0.1 on all 3 datasets and no source gives a variance" in err, err
