@@ -190,10 +190,27 @@ _NUMBER = (r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?[eE]|\.[0-9_]+[eE]|0[0-9_oObB]|\.
            r"[-+0-9a-fA-F_.oObBxX]*")
 _WORD = r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|=|[-+]?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?)"
 _TOKEN = rf"(?:{_NUMBER}|{_WORD}|[0-9]{{4}}-[0-9][^\n]*)[ ]*(?:[,\]:#]|$)"
-_RISKY_TEXT = tuple(re.compile(rx, re.M) for rx in (
+_FIRST = r"(?=[-+0-9.yYnNoO=])"  # what a risky token can start with: most values fail here at once
+_BAD, _MARKS, _FLOW, _AFTER, _START = (re.compile(rx, re.M) for rx in (
     r"[^\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]|\t",
-    r"^(?:%|---|\.\.\.)|^[ ]*(?:-[ ]+)*[!|>?&*]|:[ ]+[!|>&*]|{|<<",
-    r"\[[^\]\n]*,[^ \n]", r"(?:[:\-,][ ]+|\[[ ]*)" + _TOKEN, r"^[ ]*" + _TOKEN))
+    r"^%|^[ ]*(?:-[ ]+)*[!|>?&*]|:[ ]+[!|>&*]|{|<<",
+    r"\[[^\]\n]*,[^ \n]", r"(?:[:\-,][ ]+|\[[ ]*)" + _FIRST + _TOKEN, r"^[ ]*" + _FIRST + _TOKEN))
+
+
+def _risky(text: str) -> bool:
+    """Whether the fast path must step aside; plain str tests first, each regex only where it can match."""
+    if text.isascii():
+        if not text.replace("\n", "").replace("\r", "").isprintable():  # control characters, tabs
+            return True
+    elif _BAD.search(text):
+        return True
+    if text.startswith(("---", "...")) or "\n---" in text or "\n..." in text:  # document markers
+        return True
+    if any(c in text for c in "%!|>?&*{<") and _MARKS.search(text):
+        return True
+    if "[" in text and _FLOW.search(text):
+        return True
+    return bool(_AFTER.search(text) or _START.search(text))
 
 
 def fast_read(raw: bytes):
@@ -209,7 +226,7 @@ def fast_read(raw: bytes):
 
 def _fast_load(text: str):
     """The document as StrictLoader would give it, or _MISS when that cannot be shown cheaply."""
-    if _yaml_rs is None or any(rx.search(text) for rx in _RISKY_TEXT):
+    if _yaml_rs is None or _risky(text):
         return _MISS
     try:
         data = _yaml_rs.loads(text, parse_datetime=False, duplicate_key_policy=_yaml_rs.DuplicateKeyPolicy.Error)
