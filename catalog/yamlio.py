@@ -191,26 +191,26 @@ _NUMBER = (r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?[eE]|\.[0-9_]+[eE]|0[0-9_oObB]|\.
 _WORD = r"(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|=|[-+]?[0-9][0-9_]*(?::[0-9_]+)+(?:\.[0-9_]*)?)"
 _TOKEN = rf"(?:{_NUMBER}|{_WORD}|[0-9]{{4}}-[0-9][^\n]*)[ ]*(?:[,\]:#]|$)"
 _FIRST = r"(?=[-+0-9.yYnNoO=])"  # what a risky token can start with: most values fail here at once
-_BAD, _MARKS, _FLOW, _AFTER, _START = (re.compile(rx, re.M) for rx in (
-    r"[^\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]|\t",
-    r"^%|^[ ]*(?:-[ ]+)*[!|>?&*]|:[ ]+[!|>&*]|{|<<",
-    r"\[[^\]\n]*,[^ \n]", r"(?:[:\-,][ ]+|\[[ ]*)" + _FIRST + _TOKEN, r"^[ ]*" + _FIRST + _TOKEN))
+# each scan starts with a literal character, which the regex engine finds fast (one alternation over every
+# position was ~3x slower on the shipped catalog's 11 MB)
+_BAD = re.compile(r"[^\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]|\t")
+_INDICATOR = re.compile(r"\n[ ]*(?:-[ ]+)*[!|>?&*]|:[ ]+[!|>&*]")
+_FLOW = re.compile(r"\[[^\]\n]*,[^ \n]")
+_TOKENS = tuple(re.compile(lead + _FIRST + _TOKEN, re.M) for lead in (r":[ ]+", r"-[ ]+", r",[ ]+", r"\[[ ]*", r"\n[ ]*"))
+_TOKEN_AT_START = re.compile(r"[ ]*" + _FIRST + _TOKEN, re.M)
 
 
 def _risky(text: str) -> bool:
     """Whether the fast path must step aside; plain str tests first, each regex only where it can match."""
-    if text.isascii():
-        if not text.replace("\n", "").replace("\r", "").isprintable():  # control characters, tabs
-            return True
-    elif _BAD.search(text):
+    if not text.replace("\n", "").replace("\r", "").isprintable() and _BAD.search(text):  # controls, tabs
         return True
-    if text.startswith(("---", "...")) or "\n---" in text or "\n..." in text:  # document markers
+    if text.startswith(("---", "...", "%")) or "\n---" in text or "\n..." in text or "\n%" in text:
+        return True  # document markers, directives
+    if "{" in text or "<<" in text:  # flow mappings, merge keys
         return True
-    if any(c in text for c in "%!|>?&*{<") and _MARKS.search(text):
+    if _INDICATOR.search("\n" + text) or ("[" in text and _FLOW.search(text)):
         return True
-    if "[" in text and _FLOW.search(text):
-        return True
-    return bool(_AFTER.search(text) or _START.search(text))
+    return bool(_TOKEN_AT_START.match(text) or any(rx.search(text) for rx in _TOKENS))
 
 
 def fast_read(raw: bytes):
