@@ -428,45 +428,71 @@ def network_summaries(results: pd.DataFrame) -> dict[str, list[dict]]:
 
     The same analysis as the report's pooled section (:mod:`fmreview.reports.report_pooling`): aggregates and
     doubtful values left out, labels averaged within a dataset, the sampling variances used only when every arm
-    has a real one."""
+    has a real one. The tables are shared out between worker processes where the platform can fork (as the
+    report's figures are; ``FMREVIEW_WORKERS=1`` keeps them here): each forest plot's text layout is most of
+    the time, and the summaries are the same either way."""
+    import os
+
+    from .benchmark_tables import benchmark_tables, usable
+
+    res, _ = usable(results)
+    tables = [t for t in benchmark_tables(res)]  # numbered as in the report (tables of two or more models)
+    workers = int(os.environ.get("FMREVIEW_WORKERS") or min(os.cpu_count() or 1, 4))
+    summaries = None
+    if workers > 1 and len(tables) > 8 and hasattr(os, "fork"):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+                summaries = list(pool.map(_network_summary, tables, chunksize=4))
+        except (OSError, RuntimeError):  # no fork here after all (a sandbox): do it in this process
+            summaries = None
+    if summaries is None:
+        summaries = [_network_summary(t) for t in tables]
+    by_dataset = defaultdict(list)
+    for summary in summaries:
+        if summary is not None:
+            for ds in summary.pop("_pooled"):
+                by_dataset[ds].append(summary)
+    return dict(by_dataset)
+
+
+def _network_summary(t) -> dict | None:
+    """One benchmark table's network summary for the site (None when it pools nothing or cannot be fitted)."""
     from fmreview.analysis.errors import AnalysisError
     from fmreview.analysis.nma import nma
 
-    from .benchmark_tables import benchmark_tables, complete_blocks, usable
-
+    from .benchmark_tables import complete_blocks
     from .nma_plots import nma_forest
     from .plotting import figure_bytes, plt
 
-    res, _ = usable(results)
-    by_dataset = defaultdict(list)
-    for t in benchmark_tables(res):  # numbered as in the report (tables of two or more models)
-        arms, has_v, note = t.arms()
-        if arms.study.nunique() < 2 or arms.treatment.nunique() < 3:
-            continue
-        try:
-            net = nma(arms, vi="vi" if has_v else None, lower_is_better=t.lower_is_better, drop_single_arm=True)
-        except AnalysisError:
-            continue  # a network that cannot be fitted shows no P-scores rather than wrong ones
-        c = max(net.components, key=lambda c: (len(c.treatments), c.treatments))
-        ranks, n_blocks = mean_ranks(complete_blocks(arms[arms.treatment.isin(c.treatments)]), t.lower_is_better)
-        ps = c.pscore
-        models = sorted(c.treatments, key=lambda tr: (-ps[tr], tr))
-        fig = nma_forest(c, xlabel=f"Difference in {vocab.label('metric', t.metric)}")
-        svg = figure_bytes(fig)
-        plt.close(fig)
-        summary = {
-            "number": t.number, "title": t.title,
-            "forest": {"file": f"figures/table{t.number}-forest.svg", "svg": svg,
-                       "alt": (f"Forest plot: {len(c.effects)} models against {c.reference} in table {t.number} "
-                               f"({t.title}), differences with 95% confidence intervals, best P-score on top.")}, "datasets": sorted(set(c.studies) if c.studies else set(arms.study)),
-            "variances": "with sampling variances" if has_v else "additive model, no sampling variances",
-            "note": note, "n_blocks": n_blocks,
-            "rows": [{"model": tr, "url": page_url("model", tr), "pscore": f"{ps[tr]:.3f}",
-                      "mean_rank": f"{ranks[tr]:.2f}" if tr in ranks else ""} for tr in models],
-        }
-        for ds in sorted(set(arms.study)):
-            by_dataset[ds].append(summary)
-    return dict(by_dataset)
+    arms, has_v, note = t.arms()
+    if arms.study.nunique() < 2 or arms.treatment.nunique() < 3:
+        return None
+    try:
+        net = nma(arms, vi="vi" if has_v else None, lower_is_better=t.lower_is_better, drop_single_arm=True)
+    except AnalysisError:
+        return None  # a network that cannot be fitted shows no P-scores rather than wrong ones
+    c = max(net.components, key=lambda c: (len(c.treatments), c.treatments))
+    ranks, n_blocks = mean_ranks(complete_blocks(arms[arms.treatment.isin(c.treatments)]), t.lower_is_better)
+    ps = c.pscore
+    models = sorted(c.treatments, key=lambda tr: (-ps[tr], tr))
+    fig = nma_forest(c, xlabel=f"Difference in {vocab.label('metric', t.metric)}")
+    svg = figure_bytes(fig)
+    plt.close(fig)
+    return {
+        "number": t.number, "title": t.title,
+        "forest": {"file": f"figures/table{t.number}-forest.svg", "svg": svg,
+                   "alt": (f"Forest plot: {len(c.effects)} models against {c.reference} in table {t.number} "
+                           f"({t.title}), differences with 95% confidence intervals, best P-score on top.")},
+        "datasets": sorted(set(c.studies) if c.studies else set(arms.study)),
+        "variances": "with sampling variances" if has_v else "additive model, no sampling variances",
+        "note": note, "n_blocks": n_blocks,
+        "rows": [{"model": tr, "url": page_url("model", tr), "pscore": f"{ps[tr]:.3f}",
+                  "mean_rank": f"{ranks[tr]:.2f}" if tr in ranks else ""} for tr in models],
+        "_pooled": sorted(set(arms.study)),
+    }
 
 
 def dataset_page(cat, id_: str, res_by_dataset: dict, recs: dict, networks: dict) -> dict:
