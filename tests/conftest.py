@@ -185,3 +185,16 @@ def mini_catalog(tmp_path) -> Path:
 def _private_cache(tmp_path_factory, monkeypatch):
     """Each test gets its own parse cache directory, so no test sees another's cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture(autouse=True)
+def _own_hf_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own Hugging Face cache. huggingface_hub reads HF_HUB_CACHE once, at import, so setting
+    the variable in a test does not move the cache; and the loopback hubs of different tests serve repos of the
+    same name at the same commit (the commit is a hash of the name), which would otherwise come from one another's
+    downloads instead of over the wire. The user's own cache is never touched."""
+    try:
+        import huggingface_hub.constants as hf_constants
+    except ImportError:  # the zoo extra is not installed: nothing downloads
+        return
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf-cache")))
