@@ -228,4 +228,4 @@ def test_zoo_verify_end_to_end(ckpt, tmp_path, capsys, name, fmt, family, result
     assert rec["reproduced"] == 1.0 and rec["verdict"] == "reproduced" and rec["n"] == 12
     assert rec["recipe"] == ("linear-probe" if result == "probe" else "knn")
     weights = {"timm": "model.safetensors", "open_clip": "open_clip_model.safetensors"}[fmt or "timm"]
-    assert weights in rec["checkpoint_sha256"] and rec["device"] == "cpu"
+    assert weights in rec["checkpoint_sha256"] and rec["device"] == "cpu" and rec["precision"] == "fp32"

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import metrics as M
 from .datasets import DataError, check_classes, load_split
-from .device import pick_device
+from .device import pick_device, precision
 from .download import fetch
 from .loading import load_model
 from .protocols import ProtocolError, Resolved, check_head, fill, head_kwargs, resolve
@@ -402,8 +402,8 @@ def _record(p, proto, model, value, lo, hi, delta, verdict, n, subsampled, dev, 
         "result": p.result.id, "model": model, "dataset": p.result.dataset, "metric": p.result.metric,
         "recipe": p.recipe, "reported": p.reported, "reproduced": value, "ci_low": lo, "ci_high": hi,
         "ci_level": 0.95, "delta": delta, "tolerance": p.tolerance, "verdict": verdict, "n": n,
-        "subsampled": subsampled, "device": dev, "checkpoint_revision": got.revision, "checkpoint_sha256": got.sha256,
-        "checkpoint_pinned": got.pinned,
+        "subsampled": subsampled, "device": dev, "precision": precision(dev), "checkpoint_revision": got.revision,
+        "checkpoint_sha256": got.sha256, "checkpoint_pinned": got.pinned,
         "dataset_fingerprint": test.fingerprint, "data_source": test.source,
         "images_per_second": float(ips), "protocol": proto.record(),
         "packages": _versions(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
