@@ -178,6 +178,19 @@ def read_labels_csv(table: Path) -> tuple[list[dict], bool]:
 
 def image_csv(root: Path, split: str | None = None) -> Split:
     root = Path(root)
+    table, labels, paths = _csv_split(root, split)
+    imgs = [_read_image(p) for p in paths]
+    shapes = {a.shape for a in imgs}
+    if len(shapes) > 1:
+        first = imgs[0].shape
+        odd = next(i for i, a in enumerate(imgs) if a.shape != first)
+        raise DataError(f"{paths[odd]}: {_shape(imgs[odd])}, but {paths[0].name} is {_shape(imgs[0])}; the images "
+                        "of one split must share a size and channel count (resize or convert them)")
+    return Split(np.stack(imgs), np.array(labels), _fingerprint(paths + [table]), f"images:{root.name}")
+
+
+def _csv_split(root: Path, split: str | None) -> tuple[Path, list[int], list[Path]]:
+    """labels.csv's rows of one split, checked: (the table, the labels, the image paths)."""
     table = root / "labels.csv"
     if not table.is_file():
         raise DataError(f"{root}: expected labels.csv with columns image, label (and optionally split)")
@@ -207,14 +220,7 @@ def image_csv(root: Path, split: str | None = None) -> Split:
         if not name or not p.is_file():
             raise DataError(f"{table}:{r['_line']}: image {name!r} is missing ({p})")
         paths.append(p)
-    imgs = [_read_image(p) for p in paths]
-    shapes = {a.shape for a in imgs}
-    if len(shapes) > 1:
-        first = imgs[0].shape
-        odd = next(i for i, a in enumerate(imgs) if a.shape != first)
-        raise DataError(f"{paths[odd]}: {_shape(imgs[odd])}, but {paths[0].name} is {_shape(imgs[0])}; the images "
-                        "of one split must share a size and channel count (resize or convert them)")
-    return Split(np.stack(imgs), np.array(labels), _fingerprint(paths + [table]), f"images:{root.name}")
+    return table, labels, paths
 
 
 def _shape(a: np.ndarray) -> str:
@@ -225,14 +231,8 @@ def nifti_folder(root: Path) -> Split:
     import nibabel as nib
 
     root = Path(root)
-    imgs = sorted((root / "imagesTr").glob("*.nii*"))
-    if not imgs:
-        raise DataError(f"{root}: expected imagesTr/*.nii.gz and labelsTr/*.nii.gz")
     xs, ys, used = [], [], []
-    for p in imgs:
-        lab = root / "labelsTr" / p.name.replace("_0000", "")
-        if not lab.exists():
-            raise DataError(f"{p.name}: no label volume {lab.name} in labelsTr")
+    for p, lab in _nifti_pairs(root):
         try:
             x, y = np.asarray(nib.load(str(p)).dataobj), np.asarray(nib.load(str(lab)).dataobj)
         except Exception as e:  # nibabel raises its own ImageFileError, EOFError, zlib errors ...
@@ -252,20 +252,54 @@ def nifti_folder(root: Path) -> Split:
     return Split(x, y, _fingerprint(used), f"nifti:{root.name}")
 
 
-def load_split(data: Path, split: str = "test") -> Split:
+def _nifti_pairs(root: Path) -> list[tuple[Path, Path]]:
+    """(image, label) volumes of a NIfTI folder, matched by name."""
+    imgs = sorted((root / "imagesTr").glob("*.nii*"))
+    if not imgs:
+        raise DataError(f"{root}: expected imagesTr/*.nii.gz and labelsTr/*.nii.gz")
+    pairs = []
+    for p in imgs:
+        lab = root / "labelsTr" / p.name.replace("_0000", "")
+        if not lab.exists():
+            raise DataError(f"{p.name}: no label volume {lab.name} in labelsTr")
+        pairs.append((p, lab))
+    return pairs
+
+
+def fingerprint(data: Path, split: str = "test") -> str:
+    """The fingerprint ``load_split(data, split)`` would give, from the files' bytes alone: no image is decoded
+    (a sweep plans its jobs with it, and each job then reads its data once)."""
     data = Path(data)
+    layout = _layout(data)
+    if layout == "medmnist":
+        return _fingerprint([_npz_file(data)])
+    if layout == "images":
+        table, _, paths = _csv_split(data, split)
+        return _fingerprint(paths + [table])
+    return _fingerprint([q for pair in _nifti_pairs(data) for q in pair])
+
+
+def _layout(data: Path) -> str:
     if not data.exists():
         raise DataError(f"{data}: no such file or directory (--data points at data you obtained under its licence)")
-    if data.is_file():  # the only single-file layout is MedMNIST's
-        return medmnist(data, split)
-    if any(data.glob("*.npz")):
-        return medmnist(data, split)
+    if data.is_file() or any(data.glob("*.npz")):  # the only single-file layout is MedMNIST's
+        return "medmnist"
     if (data / "labels.csv").exists():
-        return image_csv(data, split)
+        return "images"
     if (data / "imagesTr").is_dir():
-        return nifti_folder(data)
+        return "nifti"
     raise DataError(f"{data}: not a MedMNIST .npz, an image folder with labels.csv, or a NIfTI imagesTr/labelsTr "
                     "folder")
+
+
+def load_split(data: Path, split: str = "test") -> Split:
+    data = Path(data)
+    layout = _layout(data)
+    if layout == "medmnist":
+        return medmnist(data, split)
+    if layout == "images":
+        return image_csv(data, split)
+    return nifti_folder(data)
 
 
 def check_classes(split: Split, name: str, *, n_classes: int | None = None, known=None) -> None:

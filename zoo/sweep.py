@@ -297,7 +297,7 @@ class _Ready:
 
 def _prepare(cat, jobs: list[Job], *, records, catalog, device, batch_size, n_boot, feature_cache, log):
     """Jobs grouped by checkpoint, each checkpoint fetched once; yields what to run and what is known already."""
-    from .datasets import load_split
+    from .datasets import fingerprint
     from .download import fetch
     from .registry import entry as zoo_entry
     from .verify import _checkpoint
@@ -311,7 +311,7 @@ def _prepare(cat, jobs: list[Job], *, records, catalog, device, batch_size, n_bo
         for j in group:
             if j.data not in prints:
                 try:
-                    prints[j.data] = (load_split(j.data, "test").fingerprint, None)
+                    prints[j.data] = (fingerprint(j.data, "test"), None)  # bytes only: the job decodes them
                 except Exception as e:
                     prints[j.data] = (None, _message(e))
         if all(prints[j.data][1] for j in group):
