@@ -59,28 +59,21 @@ class _Lines:
                                                 Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             except (OSError, yaml.YAMLError):
                 self.nodes[file] = None
-        node = _child(self.nodes[file], "results")
+        node = _entry(self.nodes[file], "results")[1]
         if not isinstance(node, yaml.SequenceNode) or index >= len(node.value):
             return None
         item = node.value[index]
-        key = _key(item, field) if field else None
+        key = _entry(item, field)[0] if field else None
         return (key or item).start_mark.line + 1
 
 
-def _child(node, name):
+def _entry(node, name):
+    """The (key, value) nodes of ``name`` in a mapping node, or (None, None)."""
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             if k.value == name:
-                return v
-    return None
-
-
-def _key(node, name):
-    if isinstance(node, yaml.MappingNode):
-        for k, _ in node.value:
-            if k.value == name:
-                return k
-    return None
+                return k, v
+    return None, None
 
 
 def _rows(cat: "RawCatalog") -> Iterator[tuple[str, int, "schema.Result", "schema.ResultSource"]]:

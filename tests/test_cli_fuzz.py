@@ -56,15 +56,7 @@ NUMBERS = ["0", "1", "-1", "2", "5", "10", "2024", "1999", "0.5", "1e9", "-1e9",
 # ------------------------------------------------------------------------------------------ the world
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The tiny models run ~40x faster on one thread than on threads fighting over two busy cores."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
