@@ -53,23 +53,7 @@ def evidence_catalog(root: Path) -> Path:
 
     extra = {}
     for mid, fmt in (("tiny-vit", "transformers"), ("tiny-timm", "timm")):
-        extra[f"models/{mid}.yaml"] = f"""
-            id: {mid}
-            name: {mid} (test checkpoint saved by its library)
-            year: 2024
-            family: vision-only
-            band: general
-            model_group: vision-fm
-            modalities: [pathology]
-            tasks: [classification]
-            checkpoints:
-            - hub: huggingface
-              repo_id: test/{mid}
-              format: {fmt}
-            sources:
-            - url: https://example.org/{mid}
-              locator: test fixture
-        """
+        extra[f"models/{mid}.yaml"] = Z.model_yaml(mid, fmt)
     for did in ("weak1", "weak2"):
         extra[f"datasets/{did}.yaml"] = f"""
             id: {did}

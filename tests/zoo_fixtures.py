@@ -307,18 +307,10 @@ def box_masks(n: int = 4, size: int = 48, seed: int = 0):
     return imgs, masks
 
 
-def catalog(root, model_id: str, fmt: str | None, family: str = "vision-only") -> Path:
-    """A test catalog (tests/conftest.py's mini catalog + one model): model ``model_id`` with one hub
-    checkpoint ``test/<model_id>`` of format ``fmt`` (None: not stated, so the zoo reads it from the files),
-    dataset ``colours``, and two results that a checkpoint from this module must reproduce on
-    ``colour_npz`` data: ``<model_id>-probe`` (linear probe, balanced accuracy 100 %) and ``<model_id>-knn``
-    (k-NN with k = 5, accuracy 1.0), each with an inline protocol naming its head. Returns the catalog root."""
-    import textwrap
-
-    from conftest import write_catalog
-
+def model_yaml(model_id: str, fmt: str | None, family: str = "vision-only") -> str:
+    """A catalog model entry for a test checkpoint on the (loopback) hub as ``test/<model_id>``."""
     fmt_line = f"\n          format: {fmt}" if fmt else ""
-    model = f"""
+    return f"""
         id: {model_id}
         name: {model_id} (test checkpoint saved by its library)
         year: 2024
@@ -334,6 +326,19 @@ def catalog(root, model_id: str, fmt: str | None, family: str = "vision-only") -
         - url: https://example.org/{model_id}
           locator: test fixture
     """
+
+
+def catalog(root, model_id: str, fmt: str | None, family: str = "vision-only") -> Path:
+    """A test catalog (tests/conftest.py's mini catalog + one model): model ``model_id`` with one hub
+    checkpoint ``test/<model_id>`` of format ``fmt`` (None: not stated, so the zoo reads it from the files),
+    dataset ``colours``, and two results that a checkpoint from this module must reproduce on
+    ``colour_npz`` data: ``<model_id>-probe`` (linear probe, balanced accuracy 100 %) and ``<model_id>-knn``
+    (k-NN with k = 5, accuracy 1.0), each with an inline protocol naming its head. Returns the catalog root."""
+    import textwrap
+
+    from conftest import write_catalog
+
+    model = model_yaml(model_id, fmt, family)
     dataset = """
         id: colours
         name: Red, green and blue images (synthetic)
