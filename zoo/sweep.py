@@ -263,7 +263,6 @@ def _message(e: Exception) -> str:
 def run_job(spec: dict, cat=None) -> dict:
     """Verify one job (``spec``: plain values, so that it travels to a Ray worker). Any error is returned as
     ``{"status": "failed", "error": …}``; KeyboardInterrupt passes through."""
-    from .records import write_record
     from .verify import verify
 
     try:
@@ -275,11 +274,8 @@ def run_job(spec: dict, cat=None) -> dict:
             cat = _CATALOGS[spec["catalog"]]
         rec = verify(cat, spec["model"], result_id=spec["result"], data=spec["data"], checkpoint=spec["checkpoint"],
                      records=spec["records"], device=spec["device"], batch_size=spec["batch_size"],
-                     n_boot=spec["n_boot"], feature_cache=spec["feature_cache"])
-        if spec.get("revision") and rec.get("checkpoint_revision") is None:
-            # the job read the hub files from the fetched folder; the record keeps the commit they came from
-            rec = {k: v for k, v in rec.items() if k != "file"} | {"checkpoint_revision": spec["revision"]}
-            rec["file"] = str(write_record(rec, spec["records"]))
+                     n_boot=spec["n_boot"], feature_cache=spec["feature_cache"],
+                     checkpoint_revision=spec.get("revision"))  # the commit the fetched folder came from
         return {"status": "done", "verdict": rec.get("verdict"), "record": rec["file"]}
     except Exception as e:  # one failed job never stops the others
         return {"status": "failed", "error": _message(e)}

@@ -184,7 +184,7 @@ def _check_class_count(cat, p: Plan, split, name: str) -> None:
 
 def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_size: int = 32, limit=None,
            checkpoint=None, trust_remote_code: bool = False, records=None, n_boot: int = 1000, seed: int = 0,
-           log=None, feature_cache=None) -> dict:
+           log=None, feature_cache=None, checkpoint_revision=None) -> dict:
     """Re-run one catalog result of ``model`` on ``data`` and write a record (see the module docstring for the
     verdict rule). Errors a user can fix raise VerifyError, DataError, DownloadError, LoadError or LookupError,
     before anything is written."""
@@ -218,6 +218,8 @@ def verify(cat, model: str, *, result_id=None, data=None, device=None, batch_siz
     train, test, subsampled = _data(cat, p, data, limit)
     if checkpoint:
         got = fetch(ck, local=checkpoint)
+        if checkpoint_revision:  # a folder fetched from the hub earlier (a sweep fetches each checkpoint once)
+            got.revision = checkpoint_revision
     else:
         log(f"fetching {ck.repo_id}@{ck.revision or 'main'}")
         got = fetch(ck)
