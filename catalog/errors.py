@@ -17,6 +17,11 @@ class Problem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
+class QueryError(ValueError):
+    """A query a user asked for names something the catalog does not know (a vocabulary word, an id, an id kind);
+    the message says what was expected."""
+
+
 class CatalogError(Exception):
     """The catalog has problems; ``problems`` lists every one."""
 

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from . import schema, vocab
+from .errors import QueryError
 from .store import RawCatalog, read_valid
 
 MODEL_COLUMNS = [
@@ -224,7 +225,7 @@ class Catalog:
     def ids(self, kind: str) -> list[str]:
         """Every id of one kind: model, dataset, paper (or source), result, or entry (any)."""
         if kind not in ID_KINDS:
-            raise ValueError(f"unknown id kind {kind!r}; expected one of: {', '.join(ID_KINDS)}")
+            raise QueryError(f"unknown id kind {kind!r}; expected one of: {', '.join(ID_KINDS)}")
         store = ID_KINDS[kind]
         if store == "results":
             return [r.id for e in self.raw.result_files for r in e.record.results]
@@ -310,7 +311,7 @@ class Catalog:
         return df[mask].reset_index(drop=True)
 
 
-class UnknownIdError(ValueError):
+class UnknownIdError(QueryError):
     """An id a user gave is not in the catalog; the message names the kind and suggests close ids."""
 
     def __init__(self, kind: str, unknown: list[str], hints: dict[str, list[str]]):

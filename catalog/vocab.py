@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from .errors import QueryError
+
 
 @dataclass(frozen=True)
 class Term:
@@ -324,13 +326,13 @@ def choices(vocabulary: str, sep: str = " | ") -> str:
 
 
 def resolve_many(vocabulary: str, values: Iterable[str]) -> list[str]:
-    """Canonical words for user input such as CLI filters; unknown words raise ValueError."""
+    """Canonical words for user input such as CLI filters; unknown words raise :class:`QueryError`."""
     out = []
     for v in values:
         c = canonical(vocabulary, v)
         if c is None:
             hint = closest(vocabulary, v)
-            raise ValueError(
+            raise QueryError(
                 f"unknown {vocabulary} {v!r}; expected one of: {', '.join(words(vocabulary))}"
                 + (f" (did you mean {', '.join(hint)}?)" if hint else "")
             )

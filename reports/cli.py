@@ -2,7 +2,8 @@
 
 Each area registers its subcommands from its own module (``cli_catalog``, ``cli_meta``, ``cli_zoo``,
 ``cli_report``) through ``register(subparsers)``; every handler returns an exit code. Errors a user can act on
-are raised as :class:`UserError` (or ``CatalogError``) and printed without a traceback, exit 1. Anything else
+are raised as :class:`UserError` (or a layer's own error type, see :func:`user_errors`) and printed without a
+traceback, exit 1. Anything else
 is a bug: it is reported as ``fmreview: internal error: …`` (exit 2) rather than as a traceback, unless
 ``FMREVIEW_DEBUG`` is set.
 """
@@ -15,6 +16,12 @@ import os
 import sys
 
 AREAS = ("cli_catalog", "cli_meta", "cli_rank", "cli_report", "cli_zoo", "cli_lit", "cli_site")
+
+# Each layer's "your input is wrong" exceptions, by module (see user_errors); the zoo's are turned into UserError
+# by its commands, which know what to say.
+USER_ERRORS = {"fmreview.catalog.errors": ("CatalogError", "QueryError"),
+               "fmreview.analysis.errors": ("AnalysisError",),
+               "fmreview.lit.review": ("ReviewError",)}
 
 
 class UserError(Exception):
@@ -48,14 +55,24 @@ def register_all(sub, modules) -> None:
         importlib.import_module(f"fmreview.reports.{name}").register(sub)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from fmreview.catalog.errors import CatalogError
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that mean "the input is wrong": each layer's own (the catalog's problems and queries,
+    the analyses' input and convergence errors, the review folder's), never a bare ValueError, which from a
+    library deep inside a fit is a bug to report, not the user's fault. A type can only have been raised if its
+    module was imported, so only loaded modules are looked in (an error costs no imports)."""
+    types: list[type[BaseException]] = [UserError, FileNotFoundError]
+    for module, names in USER_ERRORS.items():
+        if (m := sys.modules.get(module)) is not None:
+            types.extend(getattr(m, n) for n in names)
+    return tuple(types)
 
+
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (UserError, CatalogError, ValueError, FileNotFoundError) as e:
+    except user_errors() as e:
         print(f"fmreview: error: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `fmreview models | head`

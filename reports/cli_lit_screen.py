@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
+from .cli import UserError
 from .cli_lit import review_arg
 
 STAGE_HELP = "screening (title/abstract, default) or eligibility (full text)"
@@ -69,7 +70,7 @@ def cmd_screen(args) -> int:
     try:
         server = make_server(screening, args.port)
     except OSError as e:
-        raise ValueError(f"cannot listen on 127.0.0.1:{args.port} ({e.strerror}); pick another --port") from None
+        raise UserError(f"cannot listen on 127.0.0.1:{args.port} ({e.strerror}); pick another --port") from None
     host, port = server.server_address[:2]
     print(f"screening {len(screening.ids)} records ({args.stage}) as {args.reviewer} at http://{host}:{port}/ "
           "— Ctrl-C stops (every decision is already saved)", flush=True)

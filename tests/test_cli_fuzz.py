@@ -352,6 +352,31 @@ def test_internal_errors_are_one_line(monkeypatch):
     assert os.path.basename(__file__) in err
 
 
+def test_only_typed_errors_are_the_users(monkeypatch):
+    """A bare ValueError from deep inside a library is a bug (exit 2, "internal error"), not the user's fault;
+    each layer's own input errors are (exit 1, "error:")."""
+    import fmreview.reports.cli_catalog as C
+    from fmreview.analysis.errors import InputError
+    from fmreview.catalog.errors import QueryError
+    from fmreview.lit.review import ReviewError
+
+    monkeypatch.delenv("FMREVIEW_DEBUG", raising=False)
+
+    def raising(exc):
+        def handler(args):
+            raise exc
+        return handler
+
+    monkeypatch.setattr(C, "cmd_validate", raising(ValueError("operands could not be broadcast")))
+    code, _, err = run(["catalog", "validate"])
+    assert code == 2 and "internal error: ValueError: operands could not be broadcast" in err
+    for exc in (QueryError("unknown modality 'sonar'"), InputError("column yi: expected numbers"),
+                ReviewError("review.yaml: no such file")):
+        monkeypatch.setattr(C, "cmd_validate", raising(exc))
+        code, _, err = run(["catalog", "validate"])
+        assert (code, err) == (1, f"fmreview: error: {exc}\n"), type(exc)
+
+
 # ------------------------------------------------------------------------------------------ zoo data, drawn
 
 
