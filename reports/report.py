@@ -532,7 +532,7 @@ def _prisma_figure(pr: Prisma, assumed: bool = False, note: str | None = None):
 
 
 def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):  # pd.NA: Int64 columns
         return ""
     if isinstance(v, float):
         return f"{v:.4g}"

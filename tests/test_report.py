@@ -357,6 +357,8 @@ def test_report_says_what_it_shows(report_catalog, tmp_path):
     captions = re.findall(r"^\*(.+)\*$", md, flags=re.M)
     assert captions and all("n = " in c for c in captions if "PRISMA" not in c), captions
     assert "derived from the catalog itself" in md
+    assert "<NA>" not in md and "nan" not in md.split()  # a value no source states is an empty cell
+    assert "<NA>" not in (out / "report.html").read_text()
     from fmreview.reports.report import _prisma_figure  # the SVG draws text as paths: check the figure's texts
     from fmreview.analysis.prisma import Prisma
 
