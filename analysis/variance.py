@@ -2,7 +2,12 @@
 
 The ladder, applied per row, first rung that applies wins (``vi_source`` says which):
   1. reported uncertainty: ``sd`` with ``n`` → SD²/n; ``se`` → SE²; a CI → ((high − low)/(2 z))²
-  2. ``binomial`` for proportion-type metrics (accuracy, sensitivity, specificity, …) with n: p(1−p)/n
+  2. ``binomial`` for a proportion of the counted cases, with its denominator: accuracy (and balanced accuracy,
+     approximately) over n, sensitivity over ``n_positive``, specificity over ``n_negative``: p(1−p)/denominator.
+     Only where the cases are what the proportion counts: on rows whose ``task`` (when the frame has one) is
+     case-level (classification, prognosis, VQA, retrieval). A segmentation's pixel accuracy or a detection's
+     precision is a proportion of pixels or objects, not of the n images, and precision's denominator (the
+     predicted positives) is never known: those rows fall through.
   3. ``hanley-mcneil`` for AUC with positives and negatives (Hanley & McNeil 1982)
   A reported SD, SE or CI of zero (a rounded spread) does not count as reported: the row falls through.
   4. ``imputed``: from the median coefficient of variation (SD/mean) of the rows that report an SD, as
@@ -20,7 +25,9 @@ from scipy import stats
 
 from .effects import hanley_mcneil
 
-BINOMIAL_METRICS = {"accuracy", "sensitivity", "specificity", "precision", "balanced-accuracy"}
+# metric -> the column that holds the proportion's denominator
+BINOMIAL_METRICS = {"accuracy": "n", "balanced-accuracy": "n", "sensitivity": "n_positive", "specificity": "n_negative"}
+CASE_TASKS = {"classification", "prognosis", "vqa", "retrieval"}  # tasks whose n counts the proportion's units
 
 
 def _z(level) -> np.ndarray:
@@ -51,8 +58,15 @@ def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
     fill(~np.isnan(se), se**2, "se")
     lv = np.where(np.isnan(level), 0.95, level)
     fill(~np.isnan(lo) & ~np.isnan(hi), ((hi - lo) / (2 * _z(lv))) ** 2, "ci")
-    binom = np.isin(metric, list(BINOMIAL_METRICS)) & ~np.isnan(n) & (n > 0)
-    fill(binom, y * (1 - y) / np.where(n > 0, n, 1), "binomial")
+    counts = {"n": n, "n_positive": npos, "n_negative": nneg}
+    denom = np.full(k, np.nan)
+    for m, c in BINOMIAL_METRICS.items():
+        denom = np.where(metric == m, counts[c], denom)
+    if "task" in out:  # rows without a task (a user's own frame) are taken to count cases
+        task = out["task"]
+        denom = np.where(task.isna().to_numpy() | task.isin(CASE_TASKS).to_numpy(), denom, np.nan)
+    binom = ~np.isnan(denom) & (denom > 0)
+    fill(binom, y * (1 - y) / np.where(binom, denom, 1), "binomial")
     auc = (metric == "auc") & ~np.isnan(npos) & ~np.isnan(nneg) & (npos > 0) & (nneg > 0)
     if auc.any():
         v = np.full(k, np.nan)

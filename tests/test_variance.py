@@ -43,3 +43,23 @@ def test_rows_without_n_next_to_rows_with_n_get_the_median_reported_variance():
     out = derive_variances(df)
     assert out.vi.tolist() == pytest.approx([0.0025, 0.0001, 0.0004, 0.0004])
     assert out.vi_source.tolist() == ["binomial"] * 3 + ["imputed"]
+
+
+def test_binomial_needs_the_proportions_own_denominator_and_case_level_units():
+    """p(1-p)/m only where m counts what the proportion counts: n for accuracy, positives for sensitivity,
+    negatives for specificity; never for precision (its denominator, the predicted positives, is not reported),
+    and never for a segmentation's pixel accuracy or a detection's object-level recall over n images."""
+    df = pd.DataFrame([
+        {"metric": "sensitivity", "value": 0.8, "n": 200, "n_positive": 50, "task": "classification"},
+        {"metric": "specificity", "value": 0.9, "n": 200, "n_negative": 150, "task": "classification"},
+        {"metric": "sensitivity", "value": 0.8, "n": 200, "task": "classification"},   # positives unknown
+        {"metric": "precision", "value": 0.7, "n": 200, "task": "classification"},
+        {"metric": "accuracy", "value": 0.95, "n": 40, "task": "segmentation"},      # pixel accuracy
+        {"metric": "sensitivity", "value": 0.85, "n": 40, "n_positive": 40, "task": "detection"},
+        {"metric": "accuracy", "value": 0.6, "n": 500, "task": "vqa"},
+        {"metric": "accuracy", "value": 0.5, "n": 100, "task": None},                # a user's frame: cases
+    ])
+    out = derive_variances(df)
+    assert out.vi_source.tolist() == ["binomial", "binomial", "imputed", "imputed", "imputed", "imputed",
+                                      "binomial", "binomial"]
+    np.testing.assert_allclose(out.vi[[0, 1, 6, 7]], [0.16 / 50, 0.09 / 150, 0.24 / 500, 0.25 / 100], rtol=1e-12)
