@@ -1,7 +1,12 @@
 """Sampling variances for reported performance numbers, which ML papers rarely give directly.
 
 The ladder, applied per row, first rung that applies wins (``vi_source`` says which):
-  1. reported uncertainty: ``sd`` with ``n`` → SD²/n; ``se`` → SE²; a CI → ((high − low)/(2 z))²
+  1. reported sampling uncertainty: an ``sd`` over the test cases with ``n`` → SD²/n, a bootstrap SD → SD²;
+     ``se`` → SE²; a CI → ((high − low)/(2 z))². What the spread is over comes from the ``uncertainty_over``
+     column (cases, bootstrap, runs, folds, not-stated; a frame without the column is taken to report spreads
+     over cases). A spread over training runs or folds is not a sampling error of the test set (an SD of 0.1
+     over 3 seeds on 20,000 test images is not an SE of 0.1/sqrt(20,000)); nor is an SD whose spread is not
+     stated, so neither feeds this rung.
   2. ``binomial`` for a proportion of the counted cases, with its denominator: accuracy (and balanced accuracy,
      approximately) over n, sensitivity over ``n_positive``, specificity over ``n_negative``: p(1−p)/denominator.
      Only where the cases are what the proportion counts: on rows whose ``task`` (when the frame has one) is
@@ -15,6 +20,10 @@ The ladder, applied per row, first rung that applies wins (``vi_source`` says wh
      (rungs 1–3: "a typical precision"); and when nothing in the set allows a variance, every row gets the
      sample variance of the values (an equal-weight analysis; its pooled SE is the SE of the mean).
 Imputed rows are flagged so a sensitivity analysis can drop them.
+
+Then the training's own variability is added where the source gives it: a value that is the mean of ``runs``
+trainings (or folds) with an SD over them has the extra variance SD²/runs (an SE or CI over runs: SE² as
+given); ``vi_runs`` holds that part (0 where there is none).
 """
 
 from __future__ import annotations
@@ -41,8 +50,14 @@ def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
     k = len(out)
     col = lambda c: pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float) if c in out else np.full(k, np.nan)
     y, sd, se, lo, hi = col(value), col("sd"), col("se"), col("ci_low"), col("ci_high")
-    level, n, npos, nneg = col("ci_level"), col("n"), col("n_positive"), col("n_negative")
+    level, n, npos, nneg, runs = col("ci_level"), col("n"), col("n_positive"), col("n_negative"), col("runs")
     metric = out["metric"].astype(str).to_numpy() if "metric" in out else np.array([""] * k)
+    if "uncertainty_over" in out:
+        over = out["uncertainty_over"].astype(object).where(out["uncertainty_over"].notna(), "not-stated")
+        over = over.astype(str).to_numpy()
+    else:
+        over = np.full(k, "cases", dtype=object)
+    of_runs = np.isin(over, ["runs", "folds"])
     vi = np.full(k, np.nan)
     src = np.array([""] * k, dtype=object)
 
@@ -54,10 +69,12 @@ def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
         vi[m] = values[m]
         src[m] = name
 
-    fill(~np.isnan(sd) & ~np.isnan(n) & (n > 0), sd**2 / np.where(n > 0, n, 1), "sd")
-    fill(~np.isnan(se), se**2, "se")
+    fill((over == "cases") & ~np.isnan(sd) & ~np.isnan(n) & (n > 0), sd**2 / np.where(n > 0, n, 1), "sd")
+    fill((over == "bootstrap") & ~np.isnan(sd), sd**2, "sd")
+    fill(~of_runs & ~np.isnan(se), se**2, "se")
     lv = np.where(np.isnan(level), 0.95, level)
-    fill(~np.isnan(lo) & ~np.isnan(hi), ((hi - lo) / (2 * _z(lv))) ** 2, "ci")
+    ci_var = ((hi - lo) / (2 * _z(lv))) ** 2
+    fill(~of_runs & ~np.isnan(lo) & ~np.isnan(hi), ci_var, "ci")
     counts = {"n": n, "n_positive": npos, "n_negative": nneg}
     denom = np.full(k, np.nan)
     for m, c in BINOMIAL_METRICS.items():
@@ -74,7 +91,7 @@ def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
         fill(auc, v, "hanley-mcneil")
     missing = np.isnan(vi)
     if missing.any():
-        has_sd = (sd > 0) & (np.abs(y) > 0)  # NaN compares False: only informative SDs
+        has_sd = (over == "cases") & (sd > 0) & (np.abs(y) > 0)  # NaN compares False: informative case SDs
         if has_sd.any():
             cv = float(np.median(sd[has_sd] / np.abs(y[has_sd])))
             fill(missing & ~np.isnan(n) & (n > 0), (cv * y) ** 2 / np.where(n > 0, n, 1), "imputed")
@@ -88,5 +105,9 @@ def derive_variances(df: pd.DataFrame, value: str = "value") -> pd.DataFrame:
                 fallback = float(np.var(pool, ddof=1)) if len(pool) > 1 else np.nan
             fill(still, fallback, "imputed")
     vi = np.where(vi <= 0, np.nan, vi)
-    out["vi"], out["vi_source"] = vi, src
+    # the training's variability, where the value is a mean over runs (or folds) and the source gives its spread
+    extra = np.where(~np.isnan(sd) & (runs >= 2), sd**2 / np.where(runs >= 2, runs, 1),
+                     np.where(~np.isnan(se), se**2, np.where(~np.isnan(lo) & ~np.isnan(hi), ci_var, np.nan)))
+    extra = np.where(of_runs & (extra > 0) & ~np.isnan(vi), extra, 0.0)
+    out["vi"], out["vi_source"], out["vi_runs"] = vi + extra, src, extra
     return out

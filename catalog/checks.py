@@ -24,6 +24,11 @@ Warnings (printed with file:line; exit 0 when there are only warnings):
   tolerance over the parts' spread): in a cluster of AUCs printed to two decimals some row always sits near the
   mean. Mark it (``aggregate: mean``) so analyses do not pool it with its parts.
 
+- *spread not stated*: an ``uncertainty.sd`` without ``over:``. Pooling takes an SD as the value's sampling
+  error only when it is over the test cases (or a bootstrap of them); ML papers' "mean ± SD" is most often over
+  seeds, runs or folds. Say which (``over: runs`` with ``runs: 3``), or ``over: not-stated`` when the source
+  does not.
+
 A result marked ``doubt:`` is not reported as an alias row again (the doubt is the curator's answer).
 """
 
@@ -101,6 +106,7 @@ def check_results(cat: "RawCatalog") -> tuple[list[Problem], list[Problem]]:
     warnings += _scale(rows, lines)
     warnings += _aliases(rows, lines)
     warnings += _unmarked_aggregates(rows, lines)
+    warnings += _spread_unstated(rows, lines)
     rule_errors, rule_warnings = check_rules(cat)
     return errors + rule_errors, warnings + rule_warnings
 
@@ -120,6 +126,14 @@ def _duplicates(rows, lines) -> list[Problem]:
         else:
             first[key] = (file, i, r)
     return out
+
+
+def _spread_unstated(rows, lines) -> list[Problem]:
+    return [Problem(file, lines(file, i, "uncertainty"), f"results[{i}].uncertainty.over",
+                    "what the SD is over is not stated: add over: cases, bootstrap, runs (with runs: K) or folds, "
+                    "or over: not-stated where the source does not say; pooling uses an SD as a sampling error "
+                    "only over cases or a bootstrap")
+            for file, i, r, src in rows if r.uncertainty and r.uncertainty.sd is not None and r.uncertainty.over is None]
 
 
 def _scale(rows, lines) -> list[Problem]:

@@ -44,8 +44,8 @@ PAPER_COLUMNS = ["id", "title", "authors", "year", "venue", "arxiv", "doi", "url
 RESULT_COLUMNS = [
     "id", "model", "dataset", "subset", "modality", "anatomy", "task", "metric", "value", "value_reported", "unit",
     "split", "setting", "shots", "prompt", "prompt_count", "condition", "aggregate", "aggregate_over", "doubt", "n",
-    "n_positive", "n_negative", "sd", "se", "ci_low", "ci_high", "ci_level", "locator", "source_paper", "source_url",
-    "source_document", "reported_by", "tolerance", "note", "file",
+    "n_positive", "n_negative", "sd", "se", "ci_low", "ci_high", "ci_level", "uncertainty_over", "runs", "locator",
+    "source_paper", "source_url", "source_document", "reported_by", "tolerance", "note", "file",
 ]
 ID_KINDS = {"model": "models", "dataset": "datasets", "paper": "papers", "source": "papers", "result": "results",
             "entry": None}
@@ -154,6 +154,7 @@ def result_rows(rf: schema.ResultFile, file: str) -> Iterable[dict[str, Any]]:
             "sd": norm(u.sd) if u else None, "se": norm(u.se) if u else None,
             "ci_low": norm(u.ci_low) if u else None, "ci_high": norm(u.ci_high) if u else None,
             "ci_level": (u.ci_level or 0.95) if (u and u.ci_low is not None) else None,
+            "uncertainty_over": u.over if u else None, "runs": u.runs if u else None,
             "locator": r.locator, "source_paper": src.paper, "source_url": r.url or src.url,
             "source_document": src.url,
             "reported_by": src.reported_by, "tolerance": r.tolerance, "note": r.note, "file": file,
@@ -164,7 +165,7 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     df = pd.DataFrame.from_records(rows, columns=columns)
     for col in ("parameters", "pretraining_images", "pretraining_pairs", "year", "shots", "n", "n_positive",
                 "n_negative", "classes", "images", "volumes", "slides", "videos", "patients", "studies", "pairs",
-                "questions", "masks"):
+                "questions", "masks", "runs"):
         if col in df.columns:
             df[col] = df[col].astype("Int64")
     return df

@@ -136,6 +136,7 @@ ReportedBy = _word("reported_by")
 Unit = _word("unit")
 MetricWord = _word("metric")
 AggregateKind = _word("aggregate")
+UncertaintyOver = _word("uncertainty_over")
 
 
 class Strict(BaseModel):
@@ -383,6 +384,13 @@ class Uncertainty(Strict):
     ci_low: Optional[Number] = None
     ci_high: Optional[Number] = None
     ci_level: Optional[Annotated[Number, Field(gt=0, lt=1)]] = Field(None, description="Default 0.95.")
+    over: Optional[UncertaintyOver] = Field(
+        None, description="What the spread is over, as the source says: cases, bootstrap, runs (seeds, episodes) "
+                          "or folds. Only cases and bootstrap give the value's sampling variance; an SD over runs "
+                          "is the training's variability (added as SD^2/runs where runs is given).")
+    runs: Optional[Annotated[int, Field(ge=2)]] = Field(
+        None, description="How many runs or folds the value is the mean of and the spread is over (with over: "
+                          "runs or folds).")
 
     @model_validator(mode="after")
     def _ci(self) -> "Uncertainty":
@@ -392,6 +400,8 @@ class Uncertainty(Strict):
             raise ValueError(f"ci_low {self.ci_low} is above ci_high {self.ci_high}")
         if all(v is None for v in (self.sd, self.se, self.ci_low)):
             raise ValueError("uncertainty needs sd, se or ci_low/ci_high")
+        if self.runs is not None and self.over not in ("runs", "folds"):
+            raise ValueError(f"runs {self.runs} goes with over: runs or over: folds (got over: {self.over})")
         return self
 
 

@@ -210,6 +210,17 @@ AGGREGATES = _terms(
     ("not-stated", "An aggregate of the parts; how is not stated by the source"),
 )
 
+# What a reported SD, SE or CI spans. Only a spread over the test cases (or a bootstrap of them) is the sampling
+# error the pooling weights need; a spread over training runs is the training's variability, another component.
+UNCERTAINTY_OVER = _terms(
+    ("cases", "Over the test cases (an SD of per-case values; its SE is SD/sqrt(n))", "images", "patients", "subjects"),
+    ("bootstrap", "A bootstrap of the test cases (the bootstrap SD is the SE of the value)", "resamples"),
+    ("runs", "Over repeated trainings or evaluations on the same test set (seeds, episodes)", "seeds", "repeats",
+     "episodes"),
+    ("folds", "Over cross-validation folds (each fold its own test cases)", "cross-validation", "cv"),
+    ("not-stated", "The source does not say what the spread is over"),
+)
+
 # Modalities that accompany images in a dataset rather than being a kind of image (a report beside a chest
 # X-ray): a dataset of x-ray images with their reports is, for a result's modality, an x-ray dataset.
 PAIRED_MODALITIES = frozenset({"text", "ehr", "genomics"})
@@ -288,6 +299,7 @@ VOCABULARIES: dict[str, dict[str, Term]] = {
     "unit": UNITS,
     "metric": METRICS,
     "aggregate": AGGREGATES,
+    "uncertainty_over": UNCERTAINTY_OVER,
 }
 
 

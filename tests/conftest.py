@@ -135,7 +135,7 @@ RESULTS = {
           setting: zero-shot
           prompt: box
           n: 30
-          uncertainty: {sd: 8.0}
+          uncertainty: {sd: 8.0, over: cases}
           locator: Table 1
         - id: r-sam-btcv
           model: sam

@@ -112,6 +112,20 @@ def test_errors_all_come_back_in_one_run(mini_catalog):
 # ---------------------------------------------------------------------------------------------- warnings
 
 
+def test_an_sd_without_what_it_spans_is_a_warning_and_runs_need_runs_or_folds(mini_catalog):
+    write_results(mini_catalog, result("x-1", subset="a") + "  uncertainty: {sd: 1.2}\n",
+                  result("x-2", subset="b") + "  uncertainty: {sd: 1.2, over: runs, runs: 3}\n",
+                  result("x-3", subset="c") + "  uncertainty: {sd: 1.2, over: not-stated}\n")
+    problems, warnings = check(mini_catalog)
+    assert problems == []
+    spread = [w for w in warnings if "what the SD is over is not stated" in w.message and w.file == "results/extra.yaml"]
+    assert [(w.field, w.line) for w in spread] == [("results[0].uncertainty.over", 17)]
+    write_results(mini_catalog, result("x-1") + "  uncertainty: {sd: 1.2, over: cases, runs: 3}\n")
+    assert "runs 3 goes with over: runs or over: folds (got over: cases)" in texts(validate(mini_catalog))
+    write_results(mini_catalog, result("x-1") + "  uncertainty: {sd: 1.2, over: seeds}\n")  # an alias
+    assert "unknown uncertainty_over word 'seeds' (did you mean 'runs'?)" in texts(validate(mini_catalog))
+
+
 def test_a_fraction_among_percent_values_is_a_warning(mini_catalog, capsys):
     write_results(mini_catalog, *(result(f"x-{i}", subset=s, value=v) for i, (s, v) in
                                   enumerate([("a", 80.1), ("b", 85.3), ("c", 90.0), ("d", 0.8842)])))

@@ -32,7 +32,7 @@ def _comparison_results():
         for model, v in (("medsam", a), ("sam", b)):
             lines += [f"- id: cmp-{model}-{ds}", f"  model: {model}", f"  dataset: {ds}", "  task: segmentation",
                       "  metric: dice", f"  value: {v}", "  unit: percent", "  setting: zero-shot", "  prompt: box",
-                      "  n: 50", "  uncertainty: {sd: 10}", "  locator: Table 2"]
+                      "  n: 50", "  uncertainty: {sd: 10, over: cases}", "  locator: Table 2"]
     extra["results/cmp.yaml"] = "\n".join(lines) + "\n"
     return extra
 

@@ -63,3 +63,25 @@ def test_binomial_needs_the_proportions_own_denominator_and_case_level_units():
     assert out.vi_source.tolist() == ["binomial", "binomial", "imputed", "imputed", "imputed", "imputed",
                                       "binomial", "binomial"]
     np.testing.assert_allclose(out.vi[[0, 1, 6, 7]], [0.16 / 50, 0.09 / 150, 0.24 / 500, 0.25 / 100], rtol=1e-12)
+
+
+def test_a_spread_over_training_runs_is_not_a_sampling_error():
+    """An SD over 3 seeds on 1,000 test images is not an SE of SD/sqrt(1000): the test set's sampling variance
+    comes from the other rungs, and the seeds' variability is added as SD²/runs."""
+    df = pd.DataFrame([
+        {"metric": "accuracy", "value": 0.9, "sd": 0.02, "n": 1000, "uncertainty_over": "runs", "runs": 3,
+         "task": "classification"},
+        {"metric": "dice", "value": 0.8, "sd": 0.1, "n": 25, "uncertainty_over": "cases"},
+        {"metric": "auc", "value": 0.8, "sd": 0.01, "uncertainty_over": "bootstrap"},        # bootstrap SD = SE
+        {"metric": "dice", "value": 0.7, "sd": 0.03, "n": 50, "uncertainty_over": None},      # not stated
+        {"metric": "dice", "value": 0.75, "se": 0.02, "uncertainty_over": "folds"},           # SE over folds
+    ])
+    out = derive_variances(df)
+    cv = 0.1 / 0.8  # the one case-level SD is what imputation learns from
+    expect = [0.09 / 1000 + 0.02**2 / 3, 0.01 / 25, 0.0001, (cv * 0.7) ** 2 / 50]
+    np.testing.assert_allclose(out.vi[:4], expect, rtol=1e-12)
+    assert out.vi_source.tolist()[:4] == ["binomial", "sd", "sd", "imputed"]
+    np.testing.assert_allclose(out.vi_runs, [0.02**2 / 3, 0, 0, 0, 0.02**2], rtol=1e-12)
+    # the folds row: no sampling rung applies (no n), so it is imputed (median of the reported ones), plus SE²
+    assert out.vi_source[4] == "imputed"
+    assert out.vi[4] == pytest.approx(np.median([0.09 / 1000, 0.01 / 25, 0.0001]) + 0.02**2)
