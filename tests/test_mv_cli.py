@@ -113,14 +113,14 @@ def test_nma_cli_bad_input(capsys, tmp_path):
 def test_nma_and_rank_from_catalog(capsys):
     code, out, err = run(capsys, "nma", "--from-catalog", "--metric", "accuracy", "--setting", "fine-tune", "--source",
                          "doerrich-2025-medmnistplus")
-    assert code == 1 and "they differ in condition (" in err and "pick one with --condition, '' for none" in err
+    assert code == 1 and "they differ in condition ('input 128x128" in err and "pick one with --condition)" in err
     code, out, err = run(capsys, "nma", "--from-catalog", "--metric", "accuracy", "--setting", "fine-tune", "--source",
-                         "doerrich-2025-medmnistplus", "--condition", "", "--format", "json")
+                         "doerrich-2025-medmnistplus", "--condition", "input 224x224", "--format", "json")
     assert code == 0, err
     d = json.loads(out)
-    assert len(d["treatments"]) == 5 and d["n_studies"] == 12
+    assert len(d["treatments"]) == 10 and d["n_studies"] == 12  # 5 CNNs and 5 ViTs on the 12 MedMNIST+ sets
     code, out, err = run(capsys, "rank", "--from-catalog", "--metric", "accuracy", "--setting", "fine-tune",
-                         "--source", "doerrich-2025-medmnistplus", "--condition", "", "--format", "json")
+                         "--source", "doerrich-2025-medmnistplus", "--condition", "input 224x224", "--format", "json")
     assert code == 0, err
     r = json.loads(out)
     assert r["n_blocks"] == 12 and set(r["mean_ranks"]) == set(d["treatments"])
