@@ -147,3 +147,15 @@ def test_doubtful_values_are_left_out_and_said(capsys):
     k = json.loads(out)["k"]
     code, out, err = run(capsys, *args, "--include-doubtful")
     assert code == 0 and json.loads(out)["k"] == k + 1 and "left out" not in err
+
+
+def test_mixed_protocols_name_what_differs_and_how_to_pick_none():
+    from fmreview.reports.catalog_meta import _one_protocol
+    from fmreview.reports.cli import UserError
+
+    res = pd.DataFrame({"metric": ["dice"] * 3, "setting": ["zero-shot"] * 3,
+                        "condition": [None, "input 256", "input 256"]})
+    with pytest.raises(UserError, match=r"differ in condition \(\(none\), 'input 256'; pick one with "
+                                        r"--condition, '' for none\)"):
+        _one_protocol(res)
+    _one_protocol(res.iloc[1:])  # one protocol: nothing to say
