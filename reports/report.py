@@ -29,6 +29,7 @@ from fmreview.catalog.yamlio import write_atomic
 
 from .cli import UserError
 from .plotting import PALETTE, plt, save
+from .tables import _plain
 from .prisma_plot import prisma_figure
 from .report_pooling import pooled_section
 from .reproduced import section as reproduced_section
@@ -532,7 +533,8 @@ def _prisma_figure(pr: Prisma, assumed: bool = False, note: str | None = None):
 
 
 def _fmt(v) -> str:
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):  # pd.NA: Int64 columns
+    v = _plain(v)  # NA (Int64 columns) and NaN are empty cells
+    if v is None:
         return ""
     if isinstance(v, float):
         return f"{v:.4g}"

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .cli import UserError
+from .tables import _plain
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "indicative")
 COUNTS_AS_VERIFIED = ("reproduced",)
@@ -197,18 +198,6 @@ def for_result(table: pd.DataFrame, result_id: str) -> dict | None:
            "counts_as_verified": bool(r.verified), "protocol": r.protocol, "device": r.device,
            "checkpoint_revision": r.checkpoint_revision, "created": r.created, "record": r.file}
     return {k_: _plain(v) for k_, v in doc.items() if _plain(v) is not None}
-
-
-def _plain(v):
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
 
 
 def scatter(table: pd.DataFrame):
